@@ -1,0 +1,2 @@
+//! The conformance engine: case files -> plan -> requests -> observations -> verdicts.
+pub mod result;
