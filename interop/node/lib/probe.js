@@ -1,0 +1,48 @@
+// Raw HTTP probes, independent of any client library, that tell whether a token a client
+// holds is alive. The reference has no resource API, so an access token proves itself as
+// the subject of a token exchange (RFC 8693) and a refresh token by being redeemed.
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE } from './env.js';
+
+async function postJson(url, body, headers = {}) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json };
+}
+
+/** Exchanges `accessToken` (issued to `clientId`) as @qlik/api does; resolves to the HTTP status and body. */
+export function exchange(baseUrl, clientId, accessToken, purpose = 'websocket') {
+  return postJson(`${baseUrl}/oauth/token`, {
+    subject_token: accessToken,
+    subject_token_type: ACCESS_TOKEN_TYPE,
+    grant_type: TOKEN_EXCHANGE,
+    purpose,
+    client_id: clientId,
+  });
+}
+
+/** Redeems `refreshToken`; a confidential client authenticates with Basic. */
+export function refresh(baseUrl, client, refreshToken) {
+  const headers = {};
+  const body = { grant_type: 'refresh_token', refresh_token: refreshToken };
+  if (client.secret) {
+    headers.authorization = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
+  } else {
+    body.client_id = client.id;
+  }
+  return postJson(`${baseUrl}/oauth/token`, body, headers);
+}
+
+/** The `code`s of an `Errors` envelope, for failure messages (never the tokens). */
+export function errorCodes(json) {
+  return (json?.errors ?? []).map((e) => `${e.status} ${e.code} ${e.title}`).join('; ');
+}

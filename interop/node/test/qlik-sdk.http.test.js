@@ -1,0 +1,3 @@
+import { defineQlikSdkSuite } from '../lib/suites/qlik-sdk.js';
+
+defineQlikSdkSuite('http');
