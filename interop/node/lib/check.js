@@ -25,6 +25,28 @@ export async function accessTokenDead(baseUrl, clientId, accessToken, what) {
   assert.ok(Array.isArray(json?.errors) && json.errors[0]?.status === '401', `${what}: the 401 is not an Errors envelope with status "401"`);
 }
 
+/**
+ * The refusal the real service gives when the subject of an exchange is a machine-to-machine
+ * token (notes section 2, community.qlik.com thread 2076243). The server can only say it
+ * after finding the token alive, so it proves a client_credentials token works; a dead or
+ * unknown token gets a different detail.
+ */
+export const M2M_EXCHANGE_REFUSAL = 'Cannot perform exchange with given Oauth configuration.';
+
+/** Asserts that the client_credentials token `accessToken` is alive (see M2M_EXCHANGE_REFUSAL). */
+export async function m2mTokenWorks(baseUrl, clientId, accessToken, what) {
+  const { status, json } = await probe.exchange(baseUrl, clientId, accessToken);
+  const detail = json?.errors?.[0]?.detail;
+  assert.ok(status === 401 && detail === M2M_EXCHANGE_REFUSAL, `${what} was not recognized as a live M2M token: HTTP ${status} ${probe.errorCodes(json)} (${detail})`);
+}
+
+/** Asserts that the client_credentials token `accessToken` is no longer known. */
+export async function m2mTokenDead(baseUrl, clientId, accessToken, what) {
+  const { status, json } = await probe.exchange(baseUrl, clientId, accessToken);
+  const detail = json?.errors?.[0]?.detail;
+  assert.ok(status === 401 && detail !== M2M_EXCHANGE_REFUSAL, `${what} is still known to the server: HTTP ${status} (${detail})`);
+}
+
 /** Asserts that redeeming `refreshToken` again is refused with 401 (rotation, RFC 9700 4.14.2). */
 export async function refreshTokenDead(baseUrl, client, refreshToken, what) {
   const { status, json } = await probe.refresh(baseUrl, client, refreshToken);

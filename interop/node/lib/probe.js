@@ -46,3 +46,29 @@ export function refresh(baseUrl, client, refreshToken) {
 export function errorCodes(json) {
   return (json?.errors ?? []).map((e) => `${e.status} ${e.code} ${e.title}`).join('; ');
 }
+
+/**
+ * Runs an authorization code grant with PKCE outside any client library (Basic for a
+ * confidential client), for tests that need a user's token pair to hand to a client.
+ */
+export async function codeGrant(baseUrl, client, scope, authorizeInBrowser) {
+  const { createHash, randomBytes } = await import('node:crypto');
+  const verifier = randomBytes(48).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const url = new URL(`${baseUrl}/oauth/authorize`);
+  for (const [k, v] of Object.entries({
+    response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope,
+    state: randomBytes(8).toString('hex'), code_challenge: challenge, code_challenge_method: 'S256',
+    login_hint: 'alice@example.com',
+  })) url.searchParams.set(k, v);
+  const callback = new URL(await authorizeInBrowser(url.href, client.redirectUri));
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`the authorize step returned no code (error=${callback.searchParams.get('error')})`);
+  const headers = {};
+  if (client.secret) headers.authorization = `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`;
+  const { status, json } = await postJson(`${baseUrl}/oauth/token`, {
+    grant_type: 'authorization_code', code, redirect_uri: client.redirectUri, code_verifier: verifier, client_id: client.id,
+  }, headers);
+  if (status !== 200) throw new Error(`code exchange failed: HTTP ${status} ${errorCodes(json)}`);
+  return json;
+}

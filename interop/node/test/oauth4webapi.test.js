@@ -8,7 +8,7 @@ import { randomUUID, createPrivateKey, webcrypto } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
 import { ACCESS_TOKEN_TYPE, IMPERSONATION, TOKEN_EXCHANGE, client, keyFile, target, user } from '../lib/env.js';
 import { authorizeInBrowser } from '../lib/idp.js';
-import { accessTokenDead, accessTokenWorks, distinct, isToken, refreshTokenDead } from '../lib/check.js';
+import { accessTokenDead, accessTokenWorks, distinct, isToken, m2mTokenWorks, refreshTokenDead } from '../lib/check.js';
 import { versionOf } from '../lib/versions.js';
 
 const { baseUrl } = target('https');
@@ -48,7 +48,7 @@ describe(`${versionOf('oauth4webapi')} [https]`, () => {
       assert.equal(tokens.token_type, 'bearer');
       assert.ok(tokens.expires_in > 0, 'expires_in');
       assert.equal(tokens.refresh_token, undefined, 'client_credentials must not issue a refresh token');
-      await accessTokenWorks(baseUrl, confidential.id, tokens.access_token, 'client_credentials access token');
+      await m2mTokenWorks(baseUrl, confidential.id, tokens.access_token, 'client_credentials access token');
     });
   }
 

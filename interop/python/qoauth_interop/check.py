@@ -39,3 +39,30 @@ def refresh_token_dead(base_url: str, client: Client, token: str, what: str) -> 
         raise AssertionError(
             f"{what} was redeemed again (HTTP {status}, expected 401) {probe.error_codes(body)}"
         )
+
+
+# The refusal the real service gives when an exchange's subject is a machine-to-machine
+# token (notes section 2, community.qlik.com thread 2076243). The server can only say it
+# after finding the token alive, so it proves a client_credentials token works; a dead or
+# unknown token gets a different detail.
+M2M_EXCHANGE_REFUSAL = "Cannot perform exchange with given Oauth configuration."
+
+
+def _detail(body) -> str | None:
+    errors = (body or {}).get("errors") or [{}]
+    return errors[0].get("detail")
+
+
+def m2m_token_works(base_url: str, client_id: str, token: str, what: str) -> None:
+    status, body = probe.exchange(base_url, client_id, token)
+    if status != 401 or _detail(body) != M2M_EXCHANGE_REFUSAL:
+        raise AssertionError(
+            f"{what} was not recognized as a live M2M token: HTTP {status} "
+            f"{probe.error_codes(body)} ({_detail(body)})"
+        )
+
+
+def m2m_token_dead(base_url: str, client_id: str, token: str, what: str) -> None:
+    status, body = probe.exchange(base_url, client_id, token)
+    if status != 401 or _detail(body) == M2M_EXCHANGE_REFUSAL:
+        raise AssertionError(f"{what} is still known to the server: HTTP {status} ({_detail(body)})")

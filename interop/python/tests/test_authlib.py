@@ -61,7 +61,7 @@ def test_client_credentials(metadata, method):
     assert str(token.get("token_type", "")).lower() == "bearer", "token_type"
     assert isinstance(token.get("expires_in"), int) and token["expires_in"] > 0, "expires_in"
     assert "refresh_token" not in token, "client_credentials must not issue a refresh token"
-    check.access_token_works(metadata["_base"], CONFIDENTIAL.id, token["access_token"], "access token")
+    check.m2m_token_works(metadata["_base"], CONFIDENTIAL.id, token["access_token"], "access token")
 
 
 @pytest.mark.parametrize(

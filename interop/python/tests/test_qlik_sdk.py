@@ -43,9 +43,9 @@ def test_client_credentials_and_revoke(base_url):
     check.is_token(resp.get("access_token"), "client_credentials access token")
     assert "refresh_token" not in resp, "client_credentials must not issue a refresh token"
     token = resp["access_token"]
-    check.access_token_works(base_url, CONFIDENTIAL.id, token, "client_credentials access token")
+    check.m2m_token_works(base_url, CONFIDENTIAL.id, token, "client_credentials access token")
     auth.deauthorize()
-    check.access_token_dead(base_url, CONFIDENTIAL.id, token, "revoked client_credentials token")
+    check.m2m_token_dead(base_url, CONFIDENTIAL.id, token, "revoked client_credentials token")
 
 
 @pytest.mark.parametrize("who", [NATIVE, CONFIDENTIAL], ids=["native-public", "web-confidential"])

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { Auth, AuthType } from '@qlik/sdk';
 import { client, target } from '../env.js';
 import { authorizeInBrowser, withLoginHint } from '../idp.js';
-import { accessTokenDead, accessTokenWorks, distinct, isToken, refreshTokenDead, within } from '../check.js';
+import { accessTokenDead, accessTokenWorks, distinct, isToken, m2mTokenDead, m2mTokenWorks, refreshTokenDead, within } from '../check.js';
 import { versionOf } from '../versions.js';
 
 async function codeFlow(auth, redirectUri) {
@@ -32,9 +32,9 @@ export function defineQlikSdkSuite(targetName) {
       const res = await within(auth.authorize(), 'authorize()');
       isToken(res.access_token, 'client_credentials access token');
       assert.equal(res.refresh_token, undefined, 'client_credentials must not issue a refresh token');
-      await accessTokenWorks(baseUrl, confidential.id, res.access_token, 'client_credentials access token');
+      await m2mTokenWorks(baseUrl, confidential.id, res.access_token, 'client_credentials access token');
       await within(auth.deauthorize(), 'deauthorize()');
-      await accessTokenDead(baseUrl, confidential.id, res.access_token, 'revoked client_credentials token');
+      await m2mTokenDead(baseUrl, confidential.id, res.access_token, 'revoked client_credentials token');
     });
 
     describe('authorization code with PKCE, native public client', () => {
