@@ -1,0 +1,16 @@
+//! Fuzzing support for the suite: a structure-aware HTTP request generator for the three
+//! OAuth endpoints, the oracle that judges responses, remote fuzzing of any target, and the
+//! invariant checks the cargo-fuzz targets in `fuzz/` run (so `cargo test` can replay
+//! their regressions through the very same code).
+
+pub mod case_file;
+pub mod oracle;
+pub mod remote;
+pub mod request;
+pub mod tokens;
+pub mod vocabulary;
+
+pub use oracle::{Anomaly, AnomalyKind, Observed, Oracle};
+pub use remote::{fuzz_remote, replay_case, RemoteFuzzConfig, RemoteFuzzSummary};
+pub use request::{FuzzRequest, HttpRequest, TokenTable};
+pub use vocabulary::Vocabulary;
