@@ -1,1 +1,106 @@
-//! placeholder
+//! Turns a [`RunResult`] into the files people and CI systems read, and decides whether a run
+//! passes the gate.
+//!
+//! Every writer reads the already-redacted result model and nothing else, so none of them can
+//! leak a secret the engine did not already remove. Every writer orders what it prints
+//! (endpoints, documents, sections, case ids) so two runs with the same verdicts give the same
+//! files apart from timings.
+
+mod baseline;
+mod console;
+mod html;
+mod junit;
+mod markdown;
+mod results;
+mod tally;
+mod text;
+
+use anyhow::Context;
+use qoauth_harness::result::RunResult;
+use std::path::{Path, PathBuf};
+
+pub use baseline::{Accepted, AcceptedFailure, Baseline, Gate, Offence};
+pub use console::console_summary;
+pub use html::render_html;
+pub use junit::render_junit;
+pub use markdown::render_markdown;
+pub use results::{read_results, render_results, ResultsFile, RESULTS_FORMAT};
+
+/// The directory `qoauth run` writes to when no `--report` is given.
+pub const DEFAULT_REPORT_DIR: &str = "reports/latest";
+
+/// Writes `results.json`, `junit.xml`, `report.html` and `summary.md` into `dir` (created if
+/// missing) and returns their paths in that order.
+///
+/// The gate is optional so reports can be written for runs without a baseline; when given,
+/// accepted failures are marked as such in every format.
+pub fn write_reports(dir: &Path, run: &RunResult, gate: &Gate) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+    let files = [
+        ("results.json", render_results(run, gate)?),
+        ("junit.xml", render_junit(run, gate)?),
+        ("report.html", render_html(run, gate)),
+        ("summary.md", render_markdown(run, gate)),
+    ];
+    let mut written = Vec::with_capacity(files.len());
+    for (name, body) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::results::tests::{case, run_of};
+    use qoauth_harness::result::{Level, Verdict};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh directory under the system temp dir, unique per process and call.
+    pub(crate) fn temp_dir(tag: &str) -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "qoauth-report-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn write_reports_writes_all_four_files() {
+        let dir = temp_dir("all").join("nested/latest");
+        let run = run_of(vec![case("token.a", Level::Must, Verdict::Pass)]);
+        let written = write_reports(&dir, &run, &Gate::default()).unwrap();
+        let names: Vec<_> = written
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["results.json", "junit.xml", "report.html", "summary.md"]
+        );
+        for p in &written {
+            assert!(std::fs::metadata(p).unwrap().len() > 0, "{}", p.display());
+        }
+        std::fs::remove_dir_all(dir.parent().unwrap().parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn write_reports_fails_clearly_on_an_unwritable_dir() {
+        let base = temp_dir("blocked");
+        let file = base.join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        let run = run_of(vec![]);
+        let err = format!(
+            "{:#}",
+            write_reports(&file.join("sub"), &run, &Gate::default()).unwrap_err()
+        );
+        assert!(err.contains("cannot create report directory"), "{err}");
+        std::fs::remove_dir_all(base).ok();
+    }
+}
