@@ -15,9 +15,10 @@ mkdir -p "$run_dir"
 say() { printf '== %s\n' "$*" >&2; }
 die() { printf 'interop: %s\n' "$*" >&2; exit 2; }
 
-for tool in cargo node npm python3; do
+for tool in node npm python3; do
   command -v "$tool" >/dev/null || die "$tool is not on PATH"
 done
+[ -n "${QOAUTH_BIN:-}" ] || command -v cargo >/dev/null || die "cargo is not on PATH"
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || die "node >= 20 is needed (found $(node --version))"
 
@@ -32,12 +33,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "building the reference server"
-(cd "$root" && cargo build --release -p qoauth)
-target_dir="${CARGO_TARGET_DIR:-$root/target}"
-case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
-qoauth="$target_dir/release/qoauth"
-[ -x "$qoauth" ] || die "no binary at $qoauth after the build"
+if [ -n "${QOAUTH_BIN:-}" ]; then
+  # A prebuilt server, e.g. one under test elsewhere; it must accept `serve` like qoauth.
+  qoauth="$QOAUTH_BIN"
+else
+  say "building the reference server"
+  (cd "$root" && cargo build --release -p qoauth)
+  target_dir="${CARGO_TARGET_DIR:-$root/target}"
+  case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+  qoauth="$target_dir/release/qoauth"
+fi
+[ -x "$qoauth" ] || die "no server binary at $qoauth"
 
 say "installing the pinned Node clients (npm ci)"
 (cd "$here/node" && npm ci --no-audit --no-fund --loglevel=error)
@@ -74,10 +80,20 @@ start_server() {
 say "starting the reference server (plain HTTP and TLS)"
 start_server http
 http_url="$server_url"
-cert="$run_dir/tls-cert.pem"
-start_server https --tls-generate --tls-cert-out "$cert"
+start_server https --tls-generate
 https_url="$server_url"
-[ -s "$cert" ] || die "the TLS server wrote no certificate to $cert"
+# The server writes the certificate it generated to a file and names it on stderr, after
+# printing its URL.
+cert=""
+for _ in $(seq 1 100); do
+  cert="$(sed -n 's/^generated TLS certificate: //p' "$run_dir/https.stderr" | head -n 1)"
+  [ -n "$cert" ] && [ -s "$cert" ] && break
+  sleep 0.1
+done
+[ -n "$cert" ] && [ -s "$cert" ] || die "the TLS server named no certificate file on stderr"
+cp "$cert" "$run_dir/tls-cert.pem"
+rm -f "$cert"
+cert="$run_dir/tls-cert.pem"
 case "$http_url" in http://*) ;; *) die "unexpected plain URL: $http_url" ;; esac
 case "$https_url" in https://*) ;; *) die "unexpected TLS URL: $https_url" ;; esac
 say "plain: $http_url  tls: $https_url"
