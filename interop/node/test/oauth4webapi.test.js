@@ -22,6 +22,21 @@ async function importKey(file, algorithm) {
   return webcrypto.subtle.importKey('pkcs8', der, algorithm, false, ['sign']);
 }
 
+/** Builds the authorize URL as oauth4webapi's documentation does, plays the browser, and redeems the code. */
+async function codeFlow(as, c, redirectUri, clientAuth) {
+  const verifier = oauth.generateRandomCodeVerifier();
+  const state = oauth.generateRandomState();
+  const url = new URL(as.authorization_endpoint);
+  for (const [k, v] of Object.entries({
+    client_id: c.client_id, redirect_uri: redirectUri, response_type: 'code', scope: 'user_default offline_access',
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state,
+    login_hint: user('alice@example.com').email,
+  })) url.searchParams.set(k, v);
+  const params = oauth.validateAuthResponse(as, c, new URL(await authorizeInBrowser(url.href, redirectUri)), state);
+  const res = await oauth.authorizationCodeGrantRequest(as, c, clientAuth, params, redirectUri, verifier);
+  return oauth.processAuthorizationCodeResponse(as, c, res);
+}
+
 describe(`${versionOf('oauth4webapi')} [https]`, () => {
   let as;
 
@@ -77,21 +92,7 @@ describe(`${versionOf('oauth4webapi')} [https]`, () => {
     let tokens;
 
     it('code flow through the test IdP', async () => {
-      const verifier = oauth.generateRandomCodeVerifier();
-      const state = oauth.generateRandomState();
-      const url = new URL(as.authorization_endpoint);
-      url.searchParams.set('client_id', native.id);
-      url.searchParams.set('redirect_uri', native.redirectUri);
-      url.searchParams.set('response_type', 'code');
-      url.searchParams.set('scope', 'user_default offline_access');
-      url.searchParams.set('code_challenge', await oauth.calculatePKCECodeChallenge(verifier));
-      url.searchParams.set('code_challenge_method', 'S256');
-      url.searchParams.set('state', state);
-      url.searchParams.set('login_hint', user('alice@example.com').email);
-      const callback = await authorizeInBrowser(url.href, native.redirectUri);
-      const params = oauth.validateAuthResponse(as, c, new URL(callback), state);
-      const res = await oauth.authorizationCodeGrantRequest(as, c, oauth.None(), params, native.redirectUri, verifier);
-      tokens = await oauth.processAuthorizationCodeResponse(as, c, res);
+      tokens = await codeFlow(as, c, native.redirectUri, oauth.None());
       isToken(tokens.access_token, 'access token');
       isToken(tokens.refresh_token, 'refresh token');
       assert.equal(tokens.token_type, 'bearer');
@@ -127,23 +128,26 @@ describe(`${versionOf('oauth4webapi')} [https]`, () => {
     });
 
     it('revocation (RFC 7009) of the refresh token kills it and its access token', async () => {
-      assert.ok(tokens, 'needs the code flow');
       // A fresh grant: the previous step's reuse check may have revoked the whole family.
-      const verifier = oauth.generateRandomCodeVerifier();
-      const state = oauth.generateRandomState();
-      const url = new URL(as.authorization_endpoint);
-      for (const [k, v] of Object.entries({
-        client_id: native.id, redirect_uri: native.redirectUri, response_type: 'code', scope: 'user_default offline_access',
-        code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, login_hint: 'alice@example.com',
-      })) url.searchParams.set(k, v);
-      const params = oauth.validateAuthResponse(as, c, new URL(await authorizeInBrowser(url.href, native.redirectUri)), state);
-      const grant = await oauth.processAuthorizationCodeResponse(as, c,
-        await oauth.authorizationCodeGrantRequest(as, c, oauth.None(), params, native.redirectUri, verifier));
+      const grant = await codeFlow(as, c, native.redirectUri, oauth.None());
       const res = await oauth.revocationRequest(as, c, oauth.None(), grant.refresh_token, { additionalParameters: { token_type_hint: 'refresh_token' } });
       await oauth.processRevocationResponse(res);
       await refreshTokenDead(baseUrl, native, grant.refresh_token, 'revoked refresh token');
       await accessTokenDead(baseUrl, native.id, grant.access_token, 'access token of a revoked refresh token');
     });
+  });
+
+  it('authorization code with PKCE and refresh, confidential client (client_secret_basic)', async () => {
+    const c = { client_id: confidential.id };
+    const auth = oauth.ClientSecretBasic(confidential.secret);
+    const grant = await codeFlow(as, c, confidential.redirectUri, auth);
+    isToken(grant.access_token, 'access token');
+    isToken(grant.refresh_token, 'refresh token');
+    await accessTokenWorks(baseUrl, confidential.id, grant.access_token, 'authorization code access token');
+    const next = await oauth.processRefreshTokenResponse(as, c, await oauth.refreshTokenGrantRequest(as, c, auth, grant.refresh_token));
+    isToken(next.refresh_token, 'rotated refresh token');
+    distinct(next.refresh_token, grant.refresh_token, 'rotated refresh token');
+    await accessTokenWorks(baseUrl, confidential.id, next.access_token, 'refreshed access token');
   });
 
   it('impersonation with form-encoded user_lookup[field]/[value] and client_secret_post', async () => {

@@ -82,14 +82,14 @@ def test_client_credentials_private_key_jwt(metadata, kid, alg, key_type):
     check.is_token(token.get("access_token"), "access token")
 
 
-def _code_flow(metadata, session: OAuth2Session):
+def _code_flow(metadata, session: OAuth2Session, redirect_uri: str = NATIVE.redirect_uri):
     verifier = generate_token(64)
     url, state = session.create_authorization_url(
         metadata["authorization_endpoint"],
         code_verifier=verifier,
         login_hint=user("alice@example.com")["email"],
     )
-    callback = authorize_in_browser(url, NATIVE.redirect_uri)
+    callback = authorize_in_browser(url, redirect_uri)
     return session.fetch_token(
         metadata["token_endpoint"], authorization_response=callback, code_verifier=verifier, state=state
     )
@@ -133,6 +133,25 @@ def test_code_exchange_refresh(metadata):
     check.distinct(refreshed["refresh_token"], first["refresh_token"], "rotated refresh token")
     check.access_token_works(base, NATIVE.id, refreshed["access_token"], "refreshed access token")
     check.refresh_token_dead(base, NATIVE, first["refresh_token"], "the refresh token before rotation")
+
+
+def test_code_refresh_confidential(metadata):
+    base = metadata["_base"]
+    session = OAuth2Session(
+        CONFIDENTIAL.id,
+        CONFIDENTIAL.secret,
+        token_endpoint_auth_method="client_secret_basic",
+        scope="user_default offline_access",
+        redirect_uri=CONFIDENTIAL.redirect_uri,
+        code_challenge_method="S256",
+    )
+    first = dict(_code_flow(metadata, session, CONFIDENTIAL.redirect_uri))
+    check.is_token(first.get("access_token"), "authorization code access token")
+    check.is_token(first.get("refresh_token"), "authorization code refresh token")
+    check.access_token_works(base, CONFIDENTIAL.id, first["access_token"], "authorization code access token")
+    refreshed = dict(session.refresh_token(metadata["token_endpoint"], refresh_token=first["refresh_token"]))
+    check.distinct(refreshed.get("refresh_token"), first["refresh_token"], "rotated refresh token")
+    check.access_token_works(base, CONFIDENTIAL.id, refreshed["access_token"], "refreshed access token")
 
 
 def test_revoke_refresh_token(metadata):

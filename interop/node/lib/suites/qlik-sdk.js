@@ -71,6 +71,13 @@ export function defineQlikSdkSuite(targetName) {
         distinct(res.access_token, first.access_token, 'refreshed access token');
         distinct(res.refresh_token, first.refresh_token, 'rotated refresh token');
         await accessTokenWorks(baseUrl, native.id, res.access_token, 'refreshed access token');
+        first.current = res.access_token;
+      });
+
+      it('deauthorize() revokes the access token it holds (Bearer, no client credentials)', async () => {
+        assert.ok(first?.current, 'needs the previous step');
+        await within(auth.deauthorize(), 'deauthorize()');
+        await accessTokenDead(baseUrl, native.id, first.current, 'revoked access token');
         // Last: reuse detection may revoke the whole grant (RFC 9700 4.14.2).
         await refreshTokenDead(baseUrl, native, first.refresh_token, 'the refresh token before rotation');
       });
