@@ -1,0 +1,557 @@
+//! Running cases: in parallel with bounded concurrency over one shared engine, each case
+//! with its own cookie jar and timeout, results redacted before they leave, figures
+//! measured, and every token the run was issued revoked at the end.
+
+use crate::cases::{Case, Step};
+use crate::exec::{Engine, Prepared, RawExchange, Transport};
+use crate::plan::{bind_lets, prepare_login, prepare_request, skip_reason};
+use crate::profile::Profile;
+use crate::redact::Redactor;
+use crate::result::{CaseResult, Exchange, Finding, RecordedRequest, RecordedResponse, RunResult, RunStats, Verdict};
+use crate::template::Bindings;
+use crate::verdict::{self, Observed};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the run reports while it goes.
+pub enum Progress<'a> {
+    /// A case finished; `done` of `total`.
+    CaseDone {
+        done: usize,
+        total: usize,
+        result: &'a CaseResult,
+    },
+    /// The run is revoking the tokens it was issued.
+    Revoking { tokens: usize },
+    /// Revocation finished.
+    Revoked { revoked: u64, failed: u64 },
+}
+
+pub type ProgressFn = Arc<dyn Fn(Progress<'_>) + Send + Sync>;
+/// Receives every raw sensitive value a case saw (tests use it to prove none leaked).
+pub type SensitiveFn = Arc<dyn Fn(&str) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct RunOptions {
+    /// Cases in flight at once.
+    pub concurrency: usize,
+    pub progress: Option<ProgressFn>,
+    /// Revoke every token issued during the run when it ends (on by default).
+    pub revoke: bool,
+    /// Run destructive cases even if the profile does not allow them (an explicit
+    /// request such as `--ignored`); capability skips still apply.
+    pub force_destructive: bool,
+    pub sensitive_sink: Option<SensitiveFn>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            concurrency: 32,
+            progress: None,
+            revoke: true,
+            force_destructive: false,
+            sensitive_sink: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("concurrency", &self.concurrency)
+            .field("revoke", &self.revoke)
+            .field("force_destructive", &self.force_destructive)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs `cases` against the profile's target. Fails only when the run cannot start (the
+/// target host is not allowed, the HTTP client cannot be built); everything the target
+/// does becomes a verdict.
+pub async fn run(cases: &[Arc<Case>], profile: &Profile, options: &RunOptions) -> anyhow::Result<RunResult> {
+    profile.check_target()?;
+    let started_at = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    let t0 = Instant::now();
+    let mut profile = profile.clone();
+    if options.force_destructive {
+        profile.allow_destructive = true;
+    }
+    let engine = Arc::new(Engine::new(Arc::new(profile.clone()))?);
+    let total = cases.len();
+    let sem = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, case) in cases.iter().enumerate() {
+        let case = Arc::clone(case);
+        let engine = Arc::clone(&engine);
+        let sem = Arc::clone(&sem);
+        let sink = options.sensitive_sink.clone();
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            (i, run_case(&engine, &case, sink.as_ref()).await)
+        });
+    }
+    let mut results: Vec<Option<CaseResult>> = vec![None; total];
+    let mut done = 0;
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, r)) => {
+                done += 1;
+                if let Some(p) = &options.progress {
+                    p(Progress::CaseDone { done, total, result: &r });
+                }
+                results[i] = Some(r);
+            }
+            Err(e) => tracing::error!("a case task ended abnormally: {e}"),
+        }
+    }
+    let cases_out: Vec<CaseResult> = results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| crashed(&cases[i])))
+        .collect();
+    if options.revoke {
+        let n = engine.minted.lock().expect("minted lock").len();
+        if n > 0 {
+            if let Some(p) = &options.progress {
+                p(Progress::Revoking { tokens: n });
+            }
+            let (revoked, failed) = engine.revoke_minted().await;
+            if let Some(p) = &options.progress {
+                p(Progress::Revoked { revoked, failed });
+            }
+        }
+    }
+    let wall = t0.elapsed();
+    let requests = engine.requests.load(Ordering::Relaxed);
+    let stats = RunStats {
+        requests,
+        wall_ms: wall.as_secs_f64() * 1000.0,
+        requests_per_second: if wall.as_secs_f64() > 0.0 { requests as f64 / wall.as_secs_f64() } else { 0.0 },
+        peak_rss_bytes: peak_rss_bytes(),
+    };
+    Ok(RunResult {
+        target: profile.base().to_string(),
+        profile: profile.name.clone(),
+        started_at,
+        stats,
+        cases: cases_out,
+    })
+}
+
+/// Peak resident set of this process (Linux `VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Checks that the target answers at all, so the CLI can exit 2 before running
+/// anything against an unreachable target.
+pub async fn preflight(profile: &Profile) -> anyhow::Result<()> {
+    profile.check_target()?;
+    let host = profile.base_url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+    let port = profile.base_url.port_or_known_default().unwrap_or(443);
+    match tokio::time::timeout(profile.request_timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => anyhow::bail!("target {} is unreachable: {e}", profile.base()),
+        Err(_) => anyhow::bail!("target {} did not accept a connection within {} ms", profile.base(), profile.request_timeout.as_millis()),
+    }
+}
+
+fn crashed(case: &Case) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        level: case.level,
+        endpoint: case.endpoint(),
+        refs: case.refs.clone(),
+        verdict: Verdict::Error,
+        reason: Some("the harness task running this case ended abnormally".into()),
+        findings: Vec::new(),
+        records: BTreeMap::new(),
+        transcript: Vec::new(),
+        requests: 0,
+        duration_ms: 0.0,
+    }
+}
+
+/// Everything a case accumulates, kept outside the timed future so a timeout still
+/// leaves the transcript so far.
+struct CaseState {
+    transcript: Vec<RawExchange>,
+    findings: Vec<Finding>,
+    records: Vec<(String, String, Value)>,
+    requests: u32,
+    error: Option<String>,
+}
+
+/// Runs one case to a redacted result.
+pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&SensitiveFn>) -> CaseResult {
+    let t0 = Instant::now();
+    let profile = Arc::clone(&engine.profile);
+    let mut redactor = Redactor::for_profile(&profile);
+    let mut result = CaseResult {
+        id: case.id.clone(),
+        title: case.title.clone(),
+        level: case.level,
+        endpoint: case.endpoint(),
+        refs: case.refs.clone(),
+        verdict: Verdict::Skip,
+        reason: None,
+        findings: Vec::new(),
+        records: BTreeMap::new(),
+        transcript: Vec::new(),
+        requests: 0,
+        duration_ms: 0.0,
+    };
+    if let Some(why) = skip_reason(case, &profile) {
+        result.reason = Some(why);
+        return result;
+    }
+    if !engine.budget_left() {
+        result.reason = Some("the run's request budget was spent before this case started".into());
+        return result;
+    }
+    let mut st = CaseState {
+        transcript: Vec::new(),
+        findings: Vec::new(),
+        records: Vec::new(),
+        requests: 0,
+        error: None,
+    };
+    let timeout = profile.case_timeout;
+    let outcome = tokio::time::timeout(timeout, steps(engine, case, &profile, &mut redactor, &mut st)).await;
+    if outcome.is_err() {
+        st.error = Some(format!("the case did not finish within {} ms (case timeout)", timeout.as_millis()));
+    }
+    result.verdict = match &st.error {
+        Some(_) => Verdict::Error,
+        None => verdict::verdict_for(case.level, &st.findings),
+    };
+    result.reason = match &st.error {
+        Some(e) => Some(e.clone()),
+        None => verdict::reason_for(&st.findings),
+    };
+    result.requests = st.requests;
+    result.transcript = redact_transcript(&mut redactor, &profile, &st.transcript);
+    for f in &mut st.findings {
+        f.expected = redactor.text(&f.expected);
+        f.actual = redactor.text(&f.actual);
+    }
+    result.findings = st.findings;
+    for (step, key, v) in st.records {
+        let name = if case.steps.len() > 1 { format!("{step} {key}") } else { key.clone() };
+        let v = if key.starts_with('/') { redactor.json_at(&key, &v) } else { redact_record(&mut redactor, &key, &v) };
+        result.records.insert(name, v);
+    }
+    result.reason = result.reason.map(|r| redactor.text(&r));
+    if let Some(sink) = sink {
+        for v in redactor.values() {
+            sink(v);
+        }
+    }
+    result.duration_ms = t0.elapsed().as_secs_f64() * 1000.0;
+    result
+}
+
+fn redact_record(r: &mut Redactor, key: &str, v: &Value) -> Value {
+    match v {
+        Value::String(s) => {
+            let name = key.split_once(':').map_or("", |(_, n)| n).to_ascii_lowercase();
+            if key.starts_with("location:") && crate::redact::SENSITIVE_FIELDS.contains(&name.as_str()) {
+                return Value::String(r.register(&name, s));
+            }
+            if key.starts_with("header:") {
+                return r.header(&name, s).map_or(Value::Null, Value::String);
+            }
+            Value::String(r.text(s))
+        }
+        other => r.json(other),
+    }
+}
+
+async fn steps(engine: &Arc<Engine>, case: &Case, profile: &Profile, redactor: &mut Redactor, st: &mut CaseState) {
+    let mut b = Bindings::new(profile);
+    if let Err(e) = bind_lets(case, &mut b, redactor) {
+        st.error = Some(format!("{e:#}"));
+        return;
+    }
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    for (i, step) in case.steps.iter().enumerate() {
+        let label = step.label(i);
+        let obs = match run_step(engine, step, &label, &b, &jar, st).await {
+            Ok(o) => o,
+            Err(e) => {
+                st.error = Some(format!("{label}: {e}"));
+                return;
+            }
+        };
+        let Some((last, statuses)) = obs else { return };
+        let mut findings = Vec::new();
+        if let Some(e) = &step.expect {
+            match verdict::check_expect(&label, e, &last, &b) {
+                Ok(f) => findings.extend(f),
+                Err(e) => {
+                    st.error = Some(format!("{label}: {e:#}"));
+                    return;
+                }
+            }
+        }
+        if !step.expect_count.is_empty() {
+            match verdict::check_counts(&label, &step.expect_count, &statuses, &b) {
+                Ok(f) => findings.extend(f),
+                Err(e) => {
+                    st.error = Some(format!("{label}: {e:#}"));
+                    return;
+                }
+            }
+        }
+        let (caps, cap_findings) = verdict::captures(&label, step, &last);
+        findings.extend(cap_findings);
+        for (name, v) in caps {
+            if let Value::String(s) = &v {
+                if is_secret_capture(&name, step) || s.len() >= 16 {
+                    redactor.register(&name, s);
+                }
+            }
+            b.vars.insert(name, v);
+        }
+        for (k, v) in verdict::records(step, &last) {
+            st.records.push((label.clone(), k, v));
+        }
+        let stop = !findings.is_empty();
+        st.findings.extend(findings);
+        if stop {
+            // Later steps build on this one; what broke here is the case's story.
+            return;
+        }
+    }
+}
+
+fn is_secret_capture(name: &str, step: &Step) -> bool {
+    let n = name.to_ascii_lowercase();
+    let src = match step.capture.get(name) {
+        Some(crate::cases::Capture::Json(p)) => p.to_ascii_lowercase(),
+        Some(crate::cases::Capture::LocationQuery(q)) => q.to_ascii_lowercase(),
+        Some(crate::cases::Capture::Header(h)) => h.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    ["token", "code", "state", "verifier", "secret", "assertion", "cookie", "session"]
+        .iter()
+        .any(|k| n.contains(k) || src.contains(k))
+}
+
+/// Sends a step; returns the response expectations judge (the last) and every status.
+async fn run_step(
+    engine: &Arc<Engine>,
+    step: &Step,
+    label: &str,
+    b: &Bindings<'_>,
+    jar: &Arc<reqwest::cookie::Jar>,
+    st: &mut CaseState,
+) -> Result<Option<(Observed, Vec<u16>)>, String> {
+    if let Some(login) = &step.login {
+        let (prep, redirect_uri) = prepare_login(login, b).map_err(|e| format!("{e:#}"))?;
+        let r = engine.login(label, prep, &redirect_uri, jar, &mut st.transcript, &mut st.requests).await;
+        return match r {
+            Ok(o) => {
+                let s = o.status;
+                Ok(Some((o, vec![s])))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+    }
+    let Some(req) = &step.request else {
+        return Err("neither request nor login".into());
+    };
+    let prep = prepare_request(req, b).map_err(|e| format!("{e:#}"))?;
+    let expects_429 = step.expect.as_ref().and_then(|e| e.status.as_ref()).is_some_and(|s| s.contains(429))
+        || step.expect_count.contains_key("429");
+    let times = step.repeat.unwrap_or(1).max(1);
+    if req.follow_redirects {
+        let mut last = None;
+        let mut statuses = Vec::new();
+        for _ in 0..times {
+            let o = engine
+                .follow(label, prep.clone(), jar, None, &[], &mut st.transcript, &mut st.requests)
+                .await
+                .map_err(|e| e.to_string())?;
+            statuses.push(o.status);
+            last = Some(o);
+        }
+        return Ok(last.map(|l| (l, statuses)));
+    }
+    let outcomes: Vec<(Prepared, Duration, u32, Result<Observed, Transport>)> = if step.concurrent && times > 1 {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..times {
+            let engine = Arc::clone(engine);
+            let jar = Arc::clone(jar);
+            let prep = prep.clone();
+            set.spawn(async move {
+                let t = Instant::now();
+                let (n, r) = engine.send(&prep, &jar, !expects_429).await;
+                (i, prep, t.elapsed(), n, r)
+            });
+        }
+        let mut all = Vec::new();
+        while let Some(j) = set.join_next().await {
+            all.push(j.map_err(|e| format!("concurrent request task failed: {e}"))?);
+        }
+        // Arrival order is a race; order by outcome so transcripts are reproducible.
+        all.sort_by_key(|(i, _, _, _, r)| (r.as_ref().map(|o| o.status).unwrap_or(0), *i));
+        all.into_iter().map(|(_, p, d, n, r)| (p, d, n, r)).collect()
+    } else {
+        let mut all = Vec::new();
+        for _ in 0..times {
+            let t = Instant::now();
+            let (n, r) = engine.send(&prep, jar, !expects_429).await;
+            let failed = r.is_err();
+            all.push((prep.clone(), t.elapsed(), n, r));
+            if failed {
+                break;
+            }
+        }
+        all
+    };
+    let mut statuses = Vec::new();
+    let mut last = None;
+    let mut first_error = None;
+    for (p, d, n, r) in outcomes {
+        st.requests += n;
+        st.transcript.push(RawExchange {
+            step: label.to_string(),
+            request: p,
+            response: r.as_ref().ok().cloned(),
+            error: r.as_ref().err().cloned(),
+            elapsed: d,
+        });
+        match r {
+            Ok(o) => {
+                statuses.push(o.status);
+                if o.status / 100 == 2 {
+                    engine.note_minted(&o);
+                }
+                last = Some(o);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e.to_string());
+    }
+    Ok(last.map(|l| (l, statuses)))
+}
+
+/// Turns raw exchanges into redacted, normalized transcript entries. Sensitive values
+/// are registered in transcript order first, so numbering follows order of appearance.
+pub(crate) fn redact_transcript(r: &mut Redactor, profile: &Profile, raw: &[RawExchange]) -> Vec<Exchange> {
+    for ex in raw {
+        if let Some(q) = ex.request.url.query() {
+            r.scan_form(q);
+        }
+        for (k, v) in &ex.request.headers {
+            r.scan_header(k, v);
+        }
+        if let Some(bd) = &ex.request.body {
+            scan_body(r, bd, ex.request.header("content-type"));
+        }
+        if let Some(o) = &ex.response {
+            for (k, v) in &o.headers {
+                r.scan_header(k, v);
+                if k == "location" {
+                    if let Some(loc) = o.location() {
+                        if let Some(q) = loc.query() {
+                            r.scan_form(q);
+                        }
+                        if let Some(f) = loc.fragment() {
+                            r.scan_form(f);
+                        }
+                    }
+                }
+            }
+            scan_body(r, &o.body, o.header("content-type").as_deref());
+        }
+    }
+    let base = profile.base().to_string();
+    raw.iter()
+        .map(|ex| {
+            let full = ex.request.url.as_str();
+            let target = full.strip_prefix(&base).map(str::to_string).unwrap_or_else(|| full.to_string());
+            let mut headers = BTreeMap::new();
+            for (k, v) in &ex.request.headers {
+                if let Some(v) = r.header(k, v) {
+                    headers.insert(k.clone(), v);
+                }
+            }
+            let request = RecordedRequest {
+                method: ex.request.method.clone(),
+                target: r.text(&target),
+                headers,
+                body: ex.request.body.as_ref().and_then(|b| r.body(b, ex.request.header("content-type"))),
+            };
+            let response = ex.response.as_ref().map(|o| {
+                let mut headers = BTreeMap::new();
+                for (k, v) in &o.headers {
+                    if let Some(v) = r.header(k, v) {
+                        headers
+                            .entry(k.clone())
+                            .and_modify(|e: &mut String| {
+                                e.push_str(", ");
+                                e.push_str(&v);
+                            })
+                            .or_insert(v);
+                    }
+                }
+                RecordedResponse {
+                    status: o.status,
+                    headers,
+                    body: r.body(&o.body, o.header("content-type").as_deref()),
+                }
+            });
+            Exchange {
+                step: ex.step.clone(),
+                request,
+                response,
+                transport_error: ex.error.as_ref().map(|e| r.text(&e.to_string())),
+                elapsed_ms: Some(ex.elapsed.as_secs_f64() * 1000.0),
+            }
+        })
+        .collect()
+}
+
+fn scan_body(r: &mut Redactor, body: &[u8], ct: Option<&str>) {
+    if body.is_empty() || body.len() > 256 * 1024 {
+        return;
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        r.scan_json(&v);
+    } else if ct.is_some_and(|c| c.contains("x-www-form-urlencoded")) {
+        r.scan_form(&String::from_utf8_lossy(body));
+    }
+}
+
+/// The part of a case result that must not change between runs: no timings.
+pub fn snapshot(result: &CaseResult) -> Value {
+    let mut transcript = result.transcript.clone();
+    for ex in &mut transcript {
+        ex.elapsed_ms = None;
+    }
+    serde_json::json!({
+        "id": result.id,
+        "level": result.level,
+        "verdict": result.verdict,
+        "reason": result.reason,
+        "findings": result.findings,
+        "records": result.records,
+        "transcript": transcript,
+    })
+}

@@ -1,0 +1,410 @@
+//! Judging observations: expectations and matchers produce findings (expected vs actual),
+//! captures and records pull values out, and the case level turns findings into a verdict.
+
+use crate::cases::{Capture, Expect, Matcher, Step};
+use crate::result::{Finding, Level, Verdict};
+use crate::template::Bindings;
+use anyhow::Result;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One response as the engine saw it, before redaction.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub status: u16,
+    /// Lower-case names, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The URL the request went to, to resolve a relative `Location`.
+    pub url: url::Url,
+}
+
+impl Observed {
+    /// All values of a header joined with ", ", as HTTP allows.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let name = name.to_ascii_lowercase();
+        let vals: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if vals.is_empty() {
+            None
+        } else {
+            Some(vals.join(", "))
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> Result<Value, String> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            if self.body.is_empty() {
+                "the body is empty".to_string()
+            } else {
+                format!("the body is not JSON ({e})")
+            }
+        })
+    }
+
+    pub fn location(&self) -> Option<url::Url> {
+        let l = self.header("location")?;
+        self.url.join(&l).ok()
+    }
+
+    /// First value of a parameter of the Location's query.
+    pub fn location_param(&self, name: &str) -> Option<String> {
+        let u = self.location()?;
+        let v = u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        v
+    }
+}
+
+/// Where an observed value came from: JSON keeps its types, text sources are strings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Json,
+    Text,
+}
+
+fn show(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 200 {
+        format!("{}... ({} chars)", s.chars().take(200).collect::<String>(), s.chars().count())
+    } else {
+        s
+    }
+}
+
+fn type_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn loose_eq(expected: &Value, actual: &Value, src: Source) -> bool {
+    if expected == actual {
+        return true;
+    }
+    if let (Value::Number(a), Value::Number(b)) = (expected, actual) {
+        return a.as_f64() == b.as_f64();
+    }
+    if src == Source::Text {
+        if let Value::String(a) = actual {
+            return match expected {
+                Value::String(e) => e == a,
+                other => other.to_string() == *a,
+            };
+        }
+    }
+    false
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks a matcher against a value (`None` = absent). Returns (expected, actual) for
+/// every property that does not hold.
+fn check_matcher(
+    what: &str,
+    m: &Matcher,
+    actual: Option<&Value>,
+    src: Source,
+    b: &Bindings,
+) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut fail = |exp: String, act: String| out.push((format!("{what} {exp}"), act));
+    let Some(actual) = actual else {
+        let wants_absent = m.absent == Some(true) || m.present == Some(false);
+        if !wants_absent {
+            fail("present".into(), "absent".into());
+        }
+        return Ok(out);
+    };
+    let shown = show(actual);
+    if m.absent == Some(true) || m.present == Some(false) {
+        fail("absent".into(), shown.clone());
+    }
+    if let Some(e) = &m.equals {
+        let e = b.render(e)?;
+        if !loose_eq(&e, actual, src) {
+            fail(format!("equals {}", show(&e)), shown.clone());
+        }
+    }
+    if let Some(e) = &m.not_equals {
+        let e = b.render(e)?;
+        if loose_eq(&e, actual, src) {
+            fail(format!("not_equals {}", show(&e)), shown.clone());
+        }
+    }
+    if let Some(e) = &m.equals_ci {
+        let e = b.render_text(e)?;
+        let ok = matches!(actual, Value::String(a) if a.eq_ignore_ascii_case(&e));
+        if !ok {
+            fail(format!("equals_ci {}", show(&Value::String(e))), shown.clone());
+        }
+    }
+    if let Some(list) = &m.one_of {
+        let list: Vec<Value> = list.iter().map(|x| b.render(x)).collect::<Result<_>>()?;
+        if !list.iter().any(|e| loose_eq(e, actual, src)) {
+            fail(format!("one_of {}", show(&Value::Array(list))), shown.clone());
+        }
+    }
+    let contains = |needle: &str| -> bool {
+        match actual {
+            Value::String(s) => s.contains(needle),
+            Value::Array(a) => a.iter().any(|x| x.as_str() == Some(needle)),
+            Value::Object(o) => o.contains_key(needle),
+            other => other.to_string().contains(needle),
+        }
+    };
+    if let Some(c) = &m.contains {
+        let c = b.render_text(c)?;
+        if !contains(&c) {
+            fail(format!("contains {}", show(&Value::String(c))), shown.clone());
+        }
+    }
+    if let Some(nc) = &m.not_contains {
+        for item in nc.items() {
+            let item = b.render_text(item)?;
+            if contains(&item) {
+                fail(format!("not_contains {}", show(&Value::String(item))), shown.clone());
+            }
+        }
+    }
+    if let Some(re) = &m.matches {
+        let re_text = b.render_text(re)?;
+        match regex::Regex::new(&re_text) {
+            Ok(r) => {
+                if !r.is_match(&as_text(actual)) {
+                    fail(format!("matches /{re_text}/"), shown.clone());
+                }
+            }
+            Err(e) => fail(format!("matches /{re_text}/"), format!("bad regular expression: {e}")),
+        }
+    }
+    if let Some(t) = &m.type_ {
+        let actual_type = type_of(actual);
+        let ok = match t.as_str() {
+            "number" => matches!(actual, Value::Number(_)),
+            "integer" => match actual {
+                Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+                _ => false,
+            },
+            other => actual_type == other,
+        };
+        if !ok {
+            fail(format!("type {t}"), format!("{actual_type} {shown}"));
+        }
+    }
+    let length = match actual {
+        Value::String(s) => Some(s.chars().count() as i64),
+        Value::Array(a) => Some(a.len() as i64),
+        Value::Object(o) => Some(o.len() as i64),
+        _ => None,
+    };
+    if let Some(min) = m.min_length {
+        if length.is_none_or(|l| l < min) {
+            fail(format!("min_length {min}"), format!("length {} of {shown}", length.map_or("n/a".into(), |l| l.to_string())));
+        }
+    }
+    if let Some(max) = m.max_length {
+        if length.is_none_or(|l| l > max) {
+            fail(format!("max_length {max}"), format!("length {} of {shown}", length.map_or("n/a".into(), |l| l.to_string())));
+        }
+    }
+    let number = match actual {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) if src == Source::Text => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    if let Some(min) = m.min {
+        if number.is_none_or(|n| n < min) {
+            fail(format!("min {min}"), shown.clone());
+        }
+    }
+    if let Some(max) = m.max {
+        if number.is_none_or(|n| n > max) {
+            fail(format!("max {max}"), shown.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Checks one response against a step's `expect`.
+pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let mut push = |pairs: Vec<(String, String)>| {
+        for (expected, actual) in pairs {
+            findings.push(Finding {
+                step: step.to_string(),
+                expected,
+                actual,
+            });
+        }
+    };
+    if let Some(s) = &e.status {
+        if !s.contains(obs.status) {
+            let body = obs.text();
+            let snippet: String = body.chars().take(200).collect();
+            push(vec![(
+                s.to_string(),
+                if snippet.is_empty() {
+                    format!("status {}", obs.status)
+                } else {
+                    format!("status {} with body {snippet}", obs.status)
+                },
+            )]);
+        }
+    }
+    for (name, m) in &e.headers {
+        let v = obs.header(name).map(Value::String);
+        push(check_matcher(&format!("header {}", name.to_ascii_lowercase()), m, v.as_ref(), Source::Text, b)?);
+    }
+    let json = if e.schema.is_some() || !e.json.is_empty() {
+        Some(obs.json())
+    } else {
+        None
+    };
+    if let Some(name) = &e.schema {
+        match json.as_ref().expect("parsed above") {
+            Err(why) => push(vec![(format!("body matches schema {name}"), why.clone())]),
+            Ok(doc) => {
+                if let Err(errs) = crate::spec::check(name, doc) {
+                    push(vec![(format!("body matches schema {name}"), errs.join("; "))]);
+                }
+            }
+        }
+    }
+    for (pointer, m) in e.json.iter() {
+        match json.as_ref().expect("parsed above") {
+            Err(why) => push(vec![(format!("{pointer} (JSON body)"), why.clone())]),
+            Ok(doc) => push(check_matcher(pointer, m, doc.pointer(pointer), Source::Json, b)?),
+        }
+    }
+    if let Some(l) = &e.location {
+        let loc = obs.header("location");
+        if let Some(uri) = &l.redirect_uri {
+            let uri = b.render_text(uri)?;
+            let ok = loc.as_deref().is_some_and(|l| {
+                l == uri || (l.starts_with(&uri) && matches!(l.as_bytes().get(uri.len()), Some(b'?') | Some(b'&') | Some(b'#')))
+            });
+            if !ok {
+                push(vec![(
+                    format!("Location is {uri} plus a query"),
+                    loc.clone().map_or(format!("no Location (status {})", obs.status), |l| format!("Location {l}")),
+                )]);
+            }
+        }
+        if let Some(uri) = &l.not_redirect_uri {
+            let uri = b.render_text(uri)?;
+            if let Some(lv) = loc.as_deref().filter(|lv| lv.starts_with(&uri)) {
+                push(vec![(format!("Location does not start with {uri}"), format!("Location {lv}"))]);
+            }
+        }
+        for (param, m) in &l.query {
+            let v = obs.location_param(param).map(Value::String);
+            push(check_matcher(&format!("Location query {param}"), m, v.as_ref(), Source::Text, b)?);
+        }
+    }
+    if let Some(m) = &e.body {
+        let v = Value::String(obs.text());
+        push(check_matcher("body", m, Some(&v), Source::Text, b)?);
+    }
+    Ok(findings)
+}
+
+/// For repeated steps: how many responses had each status.
+pub fn check_counts(step: &str, counts: &BTreeMap<String, Matcher>, statuses: &[u16], b: &Bindings) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    for (status, m) in counts {
+        let n = statuses.iter().filter(|s| s.to_string() == *status).count();
+        for (expected, actual) in check_matcher(&format!("count of status {status}"), m, Some(&Value::from(n)), Source::Json, b)? {
+            let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
+            for s in statuses {
+                *seen.entry(*s).or_default() += 1;
+            }
+            let dist: Vec<String> = seen.iter().map(|(s, c)| format!("{s}x{c}")).collect();
+            findings.push(Finding {
+                step: step.to_string(),
+                expected,
+                actual: format!("{actual} (statuses: {})", dist.join(", ")),
+            });
+        }
+    }
+    Ok(findings)
+}
+
+/// Values the step captures for later steps; a missing one is a finding.
+pub fn captures(step_label: &str, step: &Step, obs: &Observed) -> (Vec<(String, Value)>, Vec<Finding>) {
+    let mut out = Vec::new();
+    let mut findings = Vec::new();
+    for (name, c) in &step.capture {
+        let (what, v) = match c {
+            Capture::Json(p) => (format!("{p} in the JSON body"), obs.json().ok().and_then(|d| d.pointer(p).cloned())),
+            Capture::Header(h) => (format!("header {h}"), obs.header(h).map(Value::String)),
+            Capture::LocationQuery(q) => (format!("Location query {q}"), obs.location_param(q).map(Value::String)),
+            Capture::Status(_) => ("status".into(), Some(Value::from(obs.status))),
+        };
+        match v {
+            Some(v) => out.push((name.clone(), v)),
+            None => findings.push(Finding {
+                step: step_label.to_string(),
+                expected: format!("capture {name} from {what}"),
+                actual: format!("absent (status {})", obs.status),
+            }),
+        }
+    }
+    (out, findings)
+}
+
+/// The values `record` keeps for the snapshot.
+pub fn records(step: &Step, obs: &Observed) -> Vec<(String, Value)> {
+    step.record
+        .iter()
+        .map(|r| {
+            let v = if let Some(h) = r.strip_prefix("header:") {
+                obs.header(h).map(Value::String)
+            } else if let Some(p) = r.strip_prefix("location:") {
+                obs.location_param(p).map(Value::String)
+            } else {
+                obs.json().ok().and_then(|d| d.pointer(r).cloned())
+            };
+            (r.clone(), v.unwrap_or(Value::Null))
+        })
+        .collect()
+}
+
+/// The verdict findings earn at a level (errors and skips are decided before this).
+pub fn verdict_for(level: Level, findings: &[Finding]) -> Verdict {
+    match level {
+        Level::May | Level::Info => Verdict::Info,
+        _ if findings.is_empty() => Verdict::Pass,
+        Level::Must => Verdict::Fail,
+        Level::Should => Verdict::Warn,
+    }
+}
+
+/// The one-line reason a person acts on.
+pub fn reason_for(findings: &[Finding]) -> Option<String> {
+    let f = findings.first()?;
+    let more = if findings.len() > 1 {
+        format!(" (+{} more)", findings.len() - 1)
+    } else {
+        String::new()
+    };
+    Some(format!("{}: expected {}, got {}{more}", f.step, f.expected, f.actual))
+}
