@@ -1,0 +1,402 @@
+//! The application: shared state, routes, and the cross-cutting parts every endpoint uses
+//! (body limits, the issuer, client authentication, rate limits, purging).
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use subtle::ConstantTimeEq;
+
+use crate::errors::ApiError;
+use crate::faults::Faults;
+use crate::fixture::{Client, Fixture, Registry};
+use crate::parse::{self, BasicCredentials, Params, JWT_BEARER_ASSERTION};
+use crate::ratelimit::{RateLimiter, Tier};
+use crate::store::{Store, StoreStats};
+
+pub(crate) type Shared = Arc<AppState>;
+
+pub(crate) struct AppState {
+    pub fixture: Fixture,
+    pub reg: Arc<Registry>,
+    pub store: Store,
+    pub limiter: RateLimiter,
+    /// Whether requests arrive over TLS, for an issuer derived from the Host header.
+    pub tls: bool,
+    next_purge_ms: AtomicU64,
+    #[allow(dead_code)]
+    pub faults: Faults,
+}
+
+/// Handle on a running app's state, for in-process observers (tests, benchmarks).
+#[derive(Clone)]
+pub struct AppHandle(pub(crate) Shared);
+
+impl AppHandle {
+    /// Sizes of the token, code and session stores.
+    pub fn stats(&self) -> StoreStats {
+        self.0.store.stats()
+    }
+    /// Sweeps expired entries now instead of at the next purge interval.
+    pub fn purge_now(&self) {
+        let now = now_ms();
+        self.0.store.purge(now);
+        self.0.limiter.purge(now / 1000);
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The whole app, in process, without a listener. The issuer comes from the fixture or,
+/// when it is null, from each request's Host header over plain http.
+pub fn router(fixture: Fixture) -> Router {
+    build(fixture, false, Faults::default()).0
+}
+
+pub(crate) fn build(fixture: Fixture, tls: bool, faults: Faults) -> (Router, AppHandle) {
+    let reg = fixture.registry.clone();
+    let limits: Vec<(u64, u64)> = reg
+        .clients
+        .iter()
+        .map(|c| (c.tier1_limit, c.tier2_limit))
+        .collect();
+    let limiter = RateLimiter::new(
+        reg.window_seconds,
+        fixture.spec().rate_limits.tier1,
+        fixture.spec().rate_limits.tier2,
+        &limits,
+    );
+    let state = Arc::new(AppState {
+        store: Store::new(reg.clients.len()),
+        limiter,
+        tls,
+        next_purge_ms: AtomicU64::new(now_ms() + reg.purge_interval * 1000),
+        faults,
+        reg,
+        fixture,
+    });
+    let router = Router::new()
+        .route("/oauth/token", only(post(crate::token::token), "POST"))
+        .route("/oauth/revoke", only(post(crate::token::revoke), "POST"))
+        .route(
+            "/oauth/authorize",
+            only(get(crate::authorize::authorize), "GET, HEAD"),
+        )
+        .route(
+            crate::authorize::LOGIN_PATH,
+            only(
+                get(crate::authorize::login_page).post(crate::authorize::login_submit),
+                "GET, HEAD, POST",
+            ),
+        )
+        .route(
+            crate::authorize::CONSENT_PATH,
+            only(
+                get(crate::authorize::consent_page).post(crate::authorize::consent_submit),
+                "GET, HEAD, POST",
+            ),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            only(get(discovery), "GET, HEAD"),
+        )
+        .route("/.well-known/jwks.json", only(get(jwks), "GET, HEAD"))
+        .fallback(not_found)
+        .with_state(state.clone());
+    (router, AppHandle(state))
+}
+
+/// Every route answers other methods with a 405 envelope and an `Allow` header (RFC 9110
+/// 15.5.6) instead of axum's empty 405.
+fn only(m: MethodRouter<Shared>, allow: &'static str) -> MethodRouter<Shared> {
+    m.fallback(move || async move { ApiError::method_not_allowed(allow) })
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+impl AppState {
+    /// Runs a purge in the background once per interval, triggered by traffic, so memory
+    /// stays bounded without a timer task (and `router()` needs none).
+    pub fn maybe_purge(self: &Arc<Self>, now: u64) {
+        let due = self.next_purge_ms.load(Ordering::Relaxed);
+        if now < due {
+            return;
+        }
+        let next = now + self.reg.purge_interval * 1000;
+        if self
+            .next_purge_ms
+            .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || {
+                me.store.purge(now);
+                me.limiter.purge(now / 1000);
+            });
+        }
+    }
+
+    /// The tenant URL: the fixture's issuer, else scheme + Host of the request (RFC 8414
+    /// 2 issuer; notes section 2 discovery).
+    pub fn issuer<'a>(&'a self, headers: &HeaderMap) -> Cow<'a, str> {
+        if let Some(i) = &self.reg.issuer {
+            return Cow::Borrowed(i);
+        }
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| h.parse::<http::uri::Authority>().is_ok() && !h.contains('@'))
+            .unwrap_or("localhost");
+        let scheme = if self.tls { "https" } else { "http" };
+        Cow::Owned(format!("{scheme}://{host}"))
+    }
+
+    pub fn peer(req_ext: &http::Extensions) -> Option<IpAddr> {
+        req_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    }
+
+    /// Counts a request against the caller's tier: the named client if known, else the
+    /// peer address.
+    pub fn rate_check(
+        &self,
+        client: Option<u32>,
+        peer: Option<IpAddr>,
+        tier: Tier,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        let r = match client {
+            Some(c) => self.limiter.check_client(c, tier, now / 1000),
+            None => self.limiter.check_peer(peer, tier, now / 1000),
+        };
+        r.map_err(ApiError::rate_limited)
+    }
+}
+
+/// Reads a request body under the fixture's size limit: 413 when over it, announced or not.
+pub(crate) async fn read_body(
+    limit: usize,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<bytes::Bytes, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > limit as u64 {
+            return Err(ApiError::payload_too_large(limit));
+        }
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = src {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return ApiError::payload_too_large(limit);
+            }
+            src = s.source();
+        }
+        ApiError::invalid_request("the request body could not be read")
+    })
+}
+
+/// How a request tried to authenticate its client (RFC 6749 2.3, RFC 7523 2.2).
+pub(crate) enum Credentials<'a> {
+    None,
+    Secret { secret: Cow<'a, str>, basic: bool },
+    Assertion(Cow<'a, str>),
+}
+
+/// The client a request names and the credentials it presents.
+pub(crate) struct Presented<'a> {
+    pub client_id: Option<Cow<'a, str>>,
+    pub creds: Credentials<'a>,
+}
+
+impl<'a> Presented<'a> {
+    pub fn via_basic(&self) -> bool {
+        matches!(self.creds, Credentials::Secret { basic: true, .. })
+    }
+}
+
+/// Sorts out the client authentication of a token or revoke request. Using more than one
+/// method is refused (RFC 6749 2.3: "MUST NOT use more than one authentication method in
+/// each request"; notes ambiguity 1).
+pub(crate) fn presented<'a>(
+    p: &mut Params<'a>,
+    authorization: Option<&HeaderValue>,
+) -> Result<Presented<'a>, ApiError> {
+    let basic: Option<BasicCredentials> = match authorization {
+        Some(v) => parse::basic_authorization(v.as_bytes())
+            .map_err(|e| e.to_api_error().with_basic_challenge(true))?,
+        None => None,
+    };
+    let assertion = p.client_assertion.is_some() || p.client_assertion_type.is_some();
+    let methods = basic.is_some() as u8 + p.client_secret.is_some() as u8 + assertion as u8;
+    if methods > 1 {
+        return Err(ApiError::invalid_request(
+            "more than one client authentication method was used (RFC 6749 2.3)",
+        ));
+    }
+    if let Some(b) = basic {
+        if let Some(id) = &p.client_id {
+            if **id != *b.client_id {
+                return Err(ApiError::invalid_request(
+                    "client_id in the body differs from the Basic credentials",
+                ));
+            }
+        }
+        return Ok(Presented {
+            client_id: Some(Cow::Owned(b.client_id)),
+            creds: Credentials::Secret {
+                secret: Cow::Owned(b.client_secret),
+                basic: true,
+            },
+        });
+    }
+    if assertion {
+        if p.client_assertion_type.as_deref() != Some(JWT_BEARER_ASSERTION) {
+            return Err(ApiError::invalid_request(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer (RFC 7523 2.2)",
+            ));
+        }
+        let a = p.client_assertion.take().ok_or_else(|| {
+            ApiError::invalid_request("client_assertion is missing (RFC 7523 2.2)")
+        })?;
+        // RFC 7523 3.1: client_id is optional with an assertion; the `iss` names the client.
+        let id = match p.client_id.take() {
+            Some(id) => Some(id),
+            None => parse::assertion_issuer(&a).map(Cow::Owned),
+        };
+        return Ok(Presented {
+            client_id: id,
+            creds: Credentials::Assertion(a),
+        });
+    }
+    Ok(Presented {
+        client_id: p.client_id.take(),
+        creds: match p.client_secret.take() {
+            Some(s) => Credentials::Secret {
+                secret: s,
+                basic: false,
+            },
+            None => Credentials::None,
+        },
+    })
+}
+
+/// Checks presented credentials against a client. `require` makes a public call of a
+/// confidential client fail (RFC 6749 3.2.1). Returns whether the client authenticated.
+pub(crate) fn authenticate(
+    state: &AppState,
+    client_idx: u32,
+    client: &Client,
+    pres: &Presented<'_>,
+    require: bool,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<bool, ApiError> {
+    let basic = pres.via_basic();
+    match &pres.creds {
+        Credentials::None => {
+            if require && client.is_confidential() {
+                return Err(ApiError::invalid_client(
+                    "this client must authenticate (RFC 6749 3.2.1)",
+                ));
+            }
+            Ok(false)
+        }
+        Credentials::Secret { secret, .. } => {
+            if !client.auth_secret || !secret_matches(client, secret) {
+                return Err(ApiError::invalid_client("client authentication failed")
+                    .with_basic_challenge(basic));
+            }
+            Ok(true)
+        }
+        Credentials::Assertion(a) => {
+            let aud = format!("{}/oauth/token", state.issuer(headers));
+            let claims = parse::client_assertion(&state.fixture, &client.id, a, &aud, now / 1000)
+                .map_err(|e| e.to_api_error())?;
+            if !state
+                .store
+                .use_jti(client_idx, &claims.jti, claims.exp * 1000, now)
+            {
+                return Err(ApiError::invalid_client(
+                    "client_assertion jti was already used (RFC 7523 3)",
+                ));
+            }
+            Ok(true)
+        }
+    }
+}
+
+/// Compares a secret with every registered one in constant time: the SHA-256 digests are
+/// compared, so neither content nor length leaks through timing.
+fn secret_matches(client: &Client, secret: &str) -> bool {
+    use sha2::Digest;
+    let d: [u8; 32] = sha2::Sha256::digest(secret.as_bytes()).into();
+    let mut ok = subtle::Choice::from(0u8);
+    for s in &client.secret_digests {
+        ok |= s.ct_eq(&d);
+    }
+    ok.into()
+}
+
+/// RFC 8414 metadata, as the real tenant serves it (notes section 2 discovery), with the
+/// capabilities this server implements filled in.
+async fn discovery(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    let iss = s.issuer(&headers);
+    let body = serde_json::json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{iss}/oauth/authorize"),
+        "token_endpoint": format!("{iss}/oauth/token"),
+        "revocation_endpoint": format!("{iss}/oauth/revoke"),
+        "jwks_uri": format!("{iss}/.well-known/jwks.json"),
+        "scopes_supported": s.reg.scopes.iter().map(|s| &**s).collect::<Vec<_>>(),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [
+            "authorization_code",
+            "client_credentials",
+            "refresh_token",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:qlik:oauth:user-impersonation"
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "RS512", "ES384"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "private_key_jwt", "none"],
+        "prompt_values_supported": ["none", "login", "consent"],
+    });
+    json_response(StatusCode::OK, &body)
+}
+
+/// Access tokens are opaque here, so no signing key is published; the document exists
+/// because the metadata points at it.
+async fn jwks() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "keys": [] }))
+}
+
+pub(crate) fn json_response(status: StatusCode, v: &serde_json::Value) -> Response {
+    let body = serde_json::to_vec(v).unwrap_or_default();
+    let mut r = (status, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
