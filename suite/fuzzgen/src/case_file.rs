@@ -144,7 +144,8 @@ pub fn case_for(
                         BASIC_BINDING.to_string(),
                         json!({"basic": {"user": user, "password": password, "form_encode": false}}),
                     );
-                    format!("Basic {{{{{BASIC_BINDING}}}}}")
+                    // The `basic` generator yields the whole header value, `Basic ...`.
+                    format!("{{{{{BASIC_BINDING}}}}}")
                 }
                 None => redact(vocabulary, value),
             }

@@ -4,9 +4,11 @@
 //! their regressions through the very same code).
 
 pub mod case_file;
+pub mod corpus;
 pub mod oracle;
 pub mod remote;
 pub mod request;
+pub mod targets;
 pub mod tokens;
 pub mod vocabulary;
 

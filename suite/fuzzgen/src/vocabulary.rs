@@ -122,6 +122,55 @@ impl Vocabulary {
         Ok(vocabulary)
     }
 
+    /// Reads a suite profile (cases/profiles/profile.schema.json): the form a remote target
+    /// is described in. Roles come from the profile's own keys.
+    pub fn from_profile_json(text: &str) -> Result<Self> {
+        let root: Value = serde_json::from_str(text).context("profile is not JSON")?;
+        let text_of = |value: &Value, name: &str| {
+            value
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let mut vocabulary = Vocabulary {
+            scopes: strings(root.pointer("/scopes/allowed")),
+            ..Vocabulary::default()
+        };
+        vocabulary
+            .scopes
+            .extend(strings(root.pointer("/scopes/forbidden")));
+        if let Some(clients) = root.get("clients").and_then(Value::as_object) {
+            for (role, client) in clients {
+                let secret = text_of(client, "secret");
+                let redirect = text_of(client, "redirect_uri");
+                let scope = text_of(client, "scope");
+                vocabulary.clients.push(ClientInfo {
+                    role: role.clone(),
+                    id: text_of(client, "id"),
+                    secrets: [secret].into_iter().filter(|s| !s.is_empty()).collect(),
+                    redirect_uris: [redirect].into_iter().filter(|s| !s.is_empty()).collect(),
+                    scopes: scope
+                        .split(' ')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                });
+            }
+        }
+        if let Some(users) = root.get("users").and_then(Value::as_object) {
+            for (role, user) in users {
+                vocabulary.users.push(UserInfo {
+                    role: role.clone(),
+                    subject: text_of(user, "subject"),
+                    user_id: text_of(user, "user_id"),
+                    email: text_of(user, "email"),
+                });
+            }
+        }
+        Ok(vocabulary)
+    }
+
     /// The vocabulary of the shipped default fixture.
     pub fn default_fixture() -> Self {
         Self::from_fixture_json(DEFAULT_FIXTURE).expect("the shipped default fixture parses")

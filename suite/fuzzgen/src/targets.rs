@@ -1,0 +1,640 @@
+//! The invariants of each cargo-fuzz target, as plain functions that panic on a violation.
+//!
+//! `fuzz/fuzz_targets/*.rs` are one-line wrappers around these, and the regression test
+//! replays every saved input through the same functions, so a crash once found stays
+//! covered by `cargo test` on stable.
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use http_body_util::BodyExt as _;
+use qoauth_reference::parse::{self, Params, ParseErrorKind};
+use qoauth_reference::{ApiError, Fixture};
+use tower::ServiceExt as _;
+
+use crate::oracle::{check_envelope, Observed, Oracle};
+use crate::request::{FuzzRequest, HttpRequest, TokenTable};
+use crate::vocabulary::Vocabulary;
+
+/// Target names, as `fuzz/fuzz_targets/<name>.rs` and `fuzz/corpus/<name>/` spell them.
+pub const TARGETS: &[&str] = &[
+    "token_body",
+    "revoke_body",
+    "authorize_query",
+    "basic_header",
+    "client_assertion",
+    "redirect_uri",
+    "fixture",
+    "router",
+];
+
+/// The clock the client assertion target validates against, so seeds signed for this
+/// instant stay valid forever and a finding replays identically.
+pub const ASSERTION_NOW: u64 = 1_800_000_000;
+
+/// The audience the client assertion target expects (the token endpoint URL).
+pub const ASSERTION_AUDIENCE: &str = "http://127.0.0.1:8080/oauth/token";
+
+/// A response slower than this is a finding of the router target.
+pub const ROUTER_TIME_BOUND: Duration = Duration::from_secs(2);
+
+/// Runs one target's checks on one input; panics with the violated invariant.
+pub fn run(target: &str, data: &[u8]) {
+    match target {
+        "token_body" => token_body(data),
+        "revoke_body" => revoke_body(data),
+        "authorize_query" => authorize_query(data),
+        "basic_header" => basic_header(data),
+        "client_assertion" => client_assertion(data),
+        "redirect_uri" => redirect_uri(data),
+        "fixture" => fixture(data),
+        "router" => router(data),
+        other => panic!("unknown fuzz target {other}"),
+    }
+}
+
+fn fixture_secrets() -> &'static Vec<String> {
+    static SECRETS: OnceLock<Vec<String>> = OnceLock::new();
+    SECRETS.get_or_init(|| {
+        Vocabulary::default_fixture()
+            .secrets()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+/// An error must become a 4xx `Errors` envelope whose detail echoes no secret of the input.
+fn assert_maps_to_envelope(error: &ApiError, input: &[u8]) {
+    let status = error.status.as_u16();
+    assert!(
+        (400..500).contains(&status),
+        "parse error maps to HTTP {status}"
+    );
+    let body = serde_json::to_vec(&error.envelope()).expect("envelope serializes");
+    if let Err(problem) = check_envelope(status, &body) {
+        panic!("parse error maps to a bad envelope: {problem}");
+    }
+    let input = String::from_utf8_lossy(input);
+    let detail = error.detail.as_ref();
+    for secret in fixture_secrets() {
+        assert!(
+            !(input.contains(secret.as_str()) && detail.contains(secret.as_str())),
+            "error detail echoes a client secret"
+        );
+    }
+}
+
+/// Splits `content type \n body`: the format of the body targets' inputs.
+fn split_content_type(data: &[u8]) -> (Option<&str>, &[u8]) {
+    let Some(newline) = data.iter().position(|b| *b == b'\n') else {
+        return (None, data);
+    };
+    match std::str::from_utf8(&data[..newline]) {
+        Ok(content_type) if content_type != "-" => (Some(content_type), &data[newline + 1..]),
+        _ => (None, &data[newline + 1..]),
+    }
+}
+
+fn owned(params: &Params) -> Params<'static> {
+    let own = |value: &Option<Cow<str>>| value.as_ref().map(|v| Cow::Owned(v.to_string()));
+    Params {
+        grant_type: own(&params.grant_type),
+        client_id: own(&params.client_id),
+        client_secret: own(&params.client_secret),
+        client_assertion: own(&params.client_assertion),
+        client_assertion_type: own(&params.client_assertion_type),
+        scope: own(&params.scope),
+        code: own(&params.code),
+        redirect_uri: own(&params.redirect_uri),
+        code_verifier: own(&params.code_verifier),
+        refresh_token: own(&params.refresh_token),
+        subject_token: own(&params.subject_token),
+        subject_token_type: own(&params.subject_token_type),
+        purpose: own(&params.purpose),
+        user_lookup_field: own(&params.user_lookup_field),
+        user_lookup_value: own(&params.user_lookup_value),
+        user_lookup_present: params.user_lookup_present,
+        token: own(&params.token),
+        token_type_hint: own(&params.token_type_hint),
+    }
+}
+
+/// The flat parameters of a parsed body, in the names both encodings share.
+fn flat(params: &Params) -> Vec<(&'static str, String)> {
+    let fields: [(&'static str, &Option<Cow<str>>); 15] = [
+        ("grant_type", &params.grant_type),
+        ("client_id", &params.client_id),
+        ("client_secret", &params.client_secret),
+        ("client_assertion", &params.client_assertion),
+        ("client_assertion_type", &params.client_assertion_type),
+        ("scope", &params.scope),
+        ("code", &params.code),
+        ("redirect_uri", &params.redirect_uri),
+        ("code_verifier", &params.code_verifier),
+        ("refresh_token", &params.refresh_token),
+        ("subject_token", &params.subject_token),
+        ("subject_token_type", &params.subject_token_type),
+        ("purpose", &params.purpose),
+        ("token", &params.token),
+        ("token_type_hint", &params.token_type_hint),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| (name, v.to_string())))
+        .collect()
+}
+
+fn to_form(params: &Params) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in flat(params) {
+        form.append_pair(name, &value);
+    }
+    if params.user_lookup_present {
+        form.append_pair(
+            "user_lookup[field]",
+            params.user_lookup_field.as_deref().unwrap_or(""),
+        );
+        if let Some(value) = &params.user_lookup_value {
+            form.append_pair("user_lookup[value]", value);
+        }
+    }
+    form.finish()
+}
+
+fn to_json(params: &Params) -> String {
+    let mut object = serde_json::Map::new();
+    for (name, value) in flat(params) {
+        object.insert(name.to_string(), value.into());
+    }
+    if params.user_lookup_present {
+        let mut lookup = serde_json::Map::new();
+        if let Some(field) = &params.user_lookup_field {
+            lookup.insert("field".into(), field.to_string().into());
+        }
+        if let Some(value) = &params.user_lookup_value {
+            lookup.insert("value".into(), value.to_string().into());
+        }
+        object.insert("user_lookup".into(), lookup.into());
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+/// Parsed parameters survive serialization to either encoding and parsing again.
+fn assert_round_trips(
+    parsed: &Params,
+    parser: for<'a> fn(Option<&str>, &'a [u8]) -> Result<Params<'a>, parse::ParseError>,
+) {
+    let expected = owned(parsed);
+    let form = to_form(parsed);
+    match parser(Some("application/x-www-form-urlencoded"), form.as_bytes()) {
+        Ok(again) => assert_eq!(
+            owned(&again),
+            expected,
+            "form round trip changed the request"
+        ),
+        Err(error) => panic!("form round trip refused: {error}"),
+    }
+    let json = to_json(parsed);
+    match parser(Some("application/json"), json.as_bytes()) {
+        Ok(again) => assert_eq!(
+            owned(&again),
+            expected,
+            "JSON round trip changed the request"
+        ),
+        Err(error) => panic!("JSON round trip refused: {error}"),
+    }
+}
+
+/// Token body (`content type \n body`): accepted bodies round-trip through both encodings;
+/// refused ones map to a 4xx envelope, 415 exactly when the content type is neither.
+pub fn token_body(data: &[u8]) {
+    let (content_type, body) = split_content_type(data);
+    match parse::token_request(content_type, body) {
+        Ok(parsed) => {
+            assert!(parse::body_kind(content_type).is_ok());
+            assert_round_trips(&parsed, parse::token_request);
+        }
+        Err(error) => {
+            let unsupported = parse::body_kind(content_type).is_err();
+            assert_eq!(
+                error.kind == ParseErrorKind::UnsupportedMediaType,
+                unsupported,
+                "415 if and only if the content type is unsupported"
+            );
+            let api = error.to_api_error();
+            if unsupported {
+                assert_eq!(api.status.as_u16(), 415);
+            }
+            assert_maps_to_envelope(&api, data);
+        }
+    }
+}
+
+/// Revoke body: as the token body, and an accepted body always names a token.
+pub fn revoke_body(data: &[u8]) {
+    let (content_type, body) = split_content_type(data);
+    match parse::revoke_request(content_type, body) {
+        Ok(parsed) => {
+            assert!(parsed.token.is_some(), "revoke accepted without a token");
+            assert_round_trips(&parsed, parse::revoke_request);
+        }
+        Err(error) => {
+            if let Ok(token_params) = parse::token_request(content_type, body) {
+                assert!(
+                    token_params.token.is_none(),
+                    "revoke refused a body the token parser reads with a token"
+                );
+            }
+            assert_maps_to_envelope(&error.to_api_error(), data);
+        }
+    }
+}
+
+const AUTHORIZE_KEYS: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "login_hint",
+    "max_age",
+    "prompt",
+];
+
+fn authorize_fields(query: &parse::AuthorizeQuery) -> [(&'static str, Option<&str>); 10] {
+    [
+        ("client_id", query.client_id.as_deref()),
+        ("redirect_uri", query.redirect_uri.as_deref()),
+        ("response_type", query.response_type.as_deref()),
+        ("scope", query.scope.as_deref()),
+        ("state", query.state.as_deref()),
+        ("code_challenge", query.code_challenge.as_deref()),
+        (
+            "code_challenge_method",
+            query.code_challenge_method.as_deref(),
+        ),
+        ("login_hint", query.login_hint.as_deref()),
+        ("max_age", query.max_age.as_deref()),
+        ("prompt", query.prompt.as_deref()),
+    ]
+}
+
+/// Authorize query: agrees with an independent form decoder (the `form_urlencoded` crate)
+/// on every known parameter, refuses exactly the repeated ones, never keeps a repeated
+/// client_id/redirect_uri/state for the error redirect, and round-trips when re-encoded.
+pub fn authorize_query(data: &[u8]) {
+    let Ok(raw) = std::str::from_utf8(data) else {
+        return;
+    };
+    let model: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    let count = |name: &str| model.iter().filter(|(key, _)| key == name).count();
+    let repeated: Vec<&str> = AUTHORIZE_KEYS
+        .iter()
+        .copied()
+        .filter(|name| count(name) > 1)
+        .collect();
+    // The model decodes invalid UTF-8 to U+FFFD where the parser refuses it.
+    let lossy = raw.contains('%')
+        && model
+            .iter()
+            .any(|(k, v)| k.contains('\u{FFFD}') || v.contains('\u{FFFD}'))
+        && !raw.contains('\u{FFFD}');
+    match parse::authorize_query(raw) {
+        Ok(query) => {
+            assert!(repeated.is_empty(), "accepted repeated {repeated:?}");
+            for (name, value) in authorize_fields(&query) {
+                let expected = model
+                    .iter()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.as_str())
+                    .filter(|value| !value.is_empty());
+                assert_eq!(value, expected, "{name} differs from the form decoding");
+            }
+            let mut encoded = form_urlencoded::Serializer::new(String::new());
+            for (name, value) in authorize_fields(&query) {
+                if let Some(value) = value {
+                    encoded.append_pair(name, value);
+                }
+            }
+            let again = parse::authorize_query(&encoded.finish()).expect("re-encoded query parses");
+            assert_eq!(again, query, "authorize query round trip changed it");
+        }
+        Err(error) => {
+            assert!(
+                !repeated.is_empty() || lossy || raw.contains('\u{FFFD}'),
+                "refused a query without repeats or bad UTF-8: {}",
+                error.detail
+            );
+            for name in &repeated {
+                let kept = match *name {
+                    "client_id" => error.client_id.is_some(),
+                    "redirect_uri" => error.redirect_uri.is_some(),
+                    "state" => error.state.is_some(),
+                    _ => false,
+                };
+                assert!(!kept, "a repeated {name} was kept for the error redirect");
+            }
+            let known_detail = error.detail == "a query parameter is not valid UTF-8"
+                || (error.detail.starts_with("parameter ")
+                    && error.detail.ends_with(" is repeated (RFC 6749 3.1)"));
+            assert!(
+                known_detail,
+                "error detail may echo input: {}",
+                error.detail
+            );
+        }
+    }
+}
+
+/// Basic header: what it accepts re-encodes (form-encoded parts, base64) to a header that
+/// decodes to the same credentials; other schemes are passed over; refusals are 401s.
+pub fn basic_header(data: &[u8]) {
+    match parse::basic_authorization(data) {
+        Ok(Some(credentials)) => {
+            assert!(!credentials.client_id.is_empty());
+            let encode =
+                |part: &str| form_urlencoded::byte_serialize(part.as_bytes()).collect::<String>();
+            let header = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    encode(&credentials.client_id),
+                    encode(&credentials.client_secret)
+                ))
+            );
+            let again = parse::basic_authorization(header.as_bytes())
+                .expect("re-encoded Basic header parses")
+                .expect("re-encoded Basic header is Basic");
+            assert_eq!(
+                again, credentials,
+                "Basic round trip changed the credentials"
+            );
+        }
+        Ok(None) => {
+            let text = String::from_utf8_lossy(data);
+            let scheme = text.trim().split(' ').next().unwrap_or("");
+            assert!(
+                !scheme.eq_ignore_ascii_case("basic"),
+                "a Basic header was passed over as another scheme"
+            );
+        }
+        Err(error) => {
+            assert_eq!(error.kind, ParseErrorKind::BadClientAuth);
+            let api = error.to_api_error();
+            assert_eq!(
+                api.status.as_u16(),
+                401,
+                "bad Basic credentials must be a 401"
+            );
+            assert_maps_to_envelope(&api, data);
+        }
+    }
+}
+
+fn default_fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(Fixture::default_fixture)
+}
+
+/// Client ids the assertion target picks from by the input's first byte.
+pub const ASSERTION_CLIENTS: &[&str] = &[
+    "web-assertion",
+    "web-confidential",
+    "native-public",
+    "nobody",
+];
+
+/// Client assertion (`client selector byte, JWT`): an accepted assertion names the chosen
+/// client as issuer, uses a registered kid with an allowed alg, is unexpired and within
+/// the lifetime limit; refusals are 401 envelopes.
+pub fn client_assertion(data: &[u8]) {
+    let Some((selector, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(assertion) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let client_id = ASSERTION_CLIENTS[*selector as usize % ASSERTION_CLIENTS.len()];
+    let fixture = default_fixture();
+    match parse::client_assertion(
+        fixture,
+        client_id,
+        assertion,
+        ASSERTION_AUDIENCE,
+        ASSERTION_NOW,
+    ) {
+        Ok(claims) => {
+            assert_eq!(claims.client_id, client_id);
+            assert_eq!(
+                parse::assertion_issuer(assertion).as_deref(),
+                Some(client_id)
+            );
+            let header = jsonwebtoken::decode_header(assertion).expect("accepted JWT has a header");
+            assert!(matches!(
+                header.alg,
+                jsonwebtoken::Algorithm::RS256
+                    | jsonwebtoken::Algorithm::RS512
+                    | jsonwebtoken::Algorithm::ES384
+            ));
+            assert_eq!(header.kid.as_deref(), Some(claims.kid.as_str()));
+            let spec = fixture
+                .spec()
+                .clients
+                .iter()
+                .find(|client| client.client_id == client_id)
+                .expect("accepted for a fixture client");
+            let key = spec
+                .public_keys
+                .iter()
+                .find(|key| key.kid == claims.kid)
+                .expect("accepted kid is registered");
+            assert_eq!(
+                format!("{:?}", header.alg),
+                key.alg,
+                "alg differs from the key's"
+            );
+            let max = fixture.spec().limits.max_assertion_lifetime_seconds;
+            assert!(claims.exp > ASSERTION_NOW, "accepted an expired assertion");
+            assert!(claims.exp >= claims.iat && claims.exp - claims.iat <= max);
+            assert!(!claims.jti.is_empty());
+        }
+        Err(error) => {
+            assert_eq!(error.kind, ParseErrorKind::BadClientAuth);
+            let api = error.to_api_error();
+            assert_eq!(api.status.as_u16(), 401);
+            assert_maps_to_envelope(&api, data);
+        }
+    }
+}
+
+/// Redirect URI (`given \n registered...`): a match is string equality, no normalization
+/// (RFC 9700 4.1.3); and the URI read back from an authorize query, whether form-encoded or
+/// sent raw, matches exactly when the URI itself does.
+pub fn redirect_uri(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut lines = text.split('\n');
+    let given = lines.next().unwrap_or("");
+    let registered: Vec<&str> = lines.take(5).collect();
+    let matched = parse::redirect_uri_matches(&registered, given);
+    assert_eq!(
+        matched,
+        registered.contains(&given),
+        "redirect matching is not exact string equality"
+    );
+    if given.is_empty() {
+        return;
+    }
+    let form: String = form_urlencoded::byte_serialize(given.as_bytes()).collect();
+    // Raw, the way @qlik/api sends it: only what the query syntax needs is escaped.
+    let raw = given
+        .replace('%', "%25")
+        .replace('+', "%2B")
+        .replace('&', "%26")
+        .replace('#', "%23")
+        .replace(' ', "%20");
+    for query in [
+        format!("redirect_uri={form}"),
+        format!("redirect_uri={raw}"),
+    ] {
+        let parsed = parse::authorize_query(&query).expect("a single redirect_uri parses");
+        assert_eq!(
+            parsed.redirect_uri.as_deref(),
+            Some(given),
+            "query decoding changed the URI"
+        );
+        assert_eq!(
+            parse::redirect_uri_matches(&registered, parsed.redirect_uri.as_deref().unwrap_or("")),
+            matched
+        );
+    }
+}
+
+/// Fixture: an accepted fixture serializes and loads back to the same spec, every redirect
+/// URI of it is absolute; a refused one names the JSON path at fault.
+pub fn fixture(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match parse::fixture(text) {
+        Ok(loaded) => {
+            let written = serde_json::to_string(loaded.spec()).expect("spec serializes");
+            let again = parse::fixture(&written)
+                .unwrap_or_else(|error| panic!("a loaded fixture does not load back: {error}"));
+            assert_eq!(
+                serde_json::to_value(again.spec()).expect("spec serializes"),
+                serde_json::to_value(loaded.spec()).expect("spec serializes"),
+                "fixture round trip changed it"
+            );
+            for client in &loaded.spec().clients {
+                for uri in &client.redirect_uris {
+                    assert!(
+                        url::Url::parse(uri).is_ok(),
+                        "relative redirect URI accepted"
+                    );
+                }
+            }
+        }
+        Err(error) => {
+            assert!(
+                !error.path().is_empty(),
+                "fixture error without a path: {error}"
+            );
+        }
+    }
+}
+
+struct RouterHarness {
+    runtime: tokio::runtime::Runtime,
+    router: axum::Router,
+    table: TokenTable,
+    oracle: Oracle,
+}
+
+fn router_harness() -> &'static RouterHarness {
+    static HARNESS: OnceLock<RouterHarness> = OnceLock::new();
+    HARNESS.get_or_init(|| {
+        let vocabulary = Vocabulary::default_fixture();
+        RouterHarness {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("current-thread runtime"),
+            router: qoauth_reference::router(Fixture::default_fixture()),
+            table: TokenTable::new(&vocabulary),
+            oracle: Oracle::new(&vocabulary, None, ROUTER_TIME_BOUND),
+        }
+    })
+}
+
+fn http_request(request: &HttpRequest) -> Option<http::Request<axum::body::Body>> {
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.path_and_query());
+    for (name, value) in &request.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder
+        .body(axum::body::Body::from(request.body.clone()))
+        .ok()
+}
+
+/// Router: a structured request through the whole app in process. No panic, no 5xx, every
+/// error an `Errors` envelope with the HTTP status, an answer within the time bound, no
+/// fixture secret echoed, no redirect to an unregistered URI.
+pub fn router(data: &[u8]) {
+    let harness = router_harness();
+    let request = FuzzRequest::from_bytes(data).render(&harness.table);
+    let Some(http_request) = http_request(&request) else {
+        return;
+    };
+    let started = Instant::now();
+    let observed = harness.runtime.block_on(async {
+        let response = harness
+            .router
+            .clone()
+            .oneshot(http_request)
+            .await
+            .expect("the router is infallible");
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("in-process bodies do not fail")
+            .to_bytes()
+            .to_vec();
+        Observed {
+            status,
+            headers,
+            body,
+            elapsed: started.elapsed(),
+            truncated: false,
+        }
+    });
+    let anomalies = harness.oracle.check(&request, &observed);
+    assert!(
+        anomalies.is_empty(),
+        "{} {}: {anomalies:?}",
+        request.method,
+        request.path
+    );
+}

@@ -1,0 +1,123 @@
+//! Replays every saved fuzz finding (`fuzz/regressions/<target>/*`) and every seed the case
+//! catalogue yields through the targets' invariant checks, so `cargo test` keeps covering
+//! them on stable without cargo-fuzz.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use qoauth_fuzzgen::{corpus, targets};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs every input, collecting failures so one report names all of them.
+fn replay(
+    inputs: impl IntoIterator<Item = (String, &'static str, Vec<u8>)>,
+) -> (usize, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (name, target, data) in inputs {
+        ran += 1;
+        if catch_unwind(AssertUnwindSafe(|| targets::run(target, &data))).is_err() {
+            failures.push(format!("{target}: {name}"));
+        }
+    }
+    (ran, failures)
+}
+
+#[test]
+fn saved_regressions_hold() {
+    let dir = root().join("fuzz/regressions");
+    let mut inputs = Vec::new();
+    for &target in targets::TARGETS {
+        let Ok(entries) = std::fs::read_dir(dir.join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("readable regression dir").path();
+            if path.extension().is_some_and(|ext| ext == "md") {
+                continue;
+            }
+            let data = std::fs::read(&path).expect("readable regression input");
+            inputs.push((path.display().to_string(), target, data));
+        }
+    }
+    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions exists") {
+        let path = entry.expect("readable").path();
+        if path.is_dir() {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(
+                targets::TARGETS.contains(&name.as_str()),
+                "fuzz/regressions/{name} names no target"
+            );
+        }
+    }
+    let (ran, failures) = replay(inputs);
+    println!("replayed {ran} regression inputs");
+    assert!(failures.is_empty(), "regressions failing: {failures:#?}");
+}
+
+#[test]
+fn catalogue_seeds_hold_every_invariant() {
+    let seeds = corpus::seeds_from_catalogue(
+        &root().join("cases"),
+        &root().join("suite/reference/fixtures"),
+    )
+    .expect("the catalogue yields seeds");
+    for &target in targets::TARGETS {
+        assert!(
+            seeds.get(target).is_some_and(|inputs| !inputs.is_empty()),
+            "the catalogue yields no seed for {target}"
+        );
+    }
+    let inputs = seeds.iter().flat_map(|(target, inputs)| {
+        inputs
+            .iter()
+            .enumerate()
+            .map(move |(index, data)| (format!("seed #{index}"), *target, data.clone()))
+    });
+    let (ran, failures) = replay(inputs);
+    println!("replayed {ran} catalogue seeds");
+    assert!(failures.is_empty(), "seeds failing: {failures:#?}");
+}
+
+/// Seeds that only reach error paths would leave the success branches of the invariants
+/// unfuzzed: the catalogue must yield accepted inputs too.
+#[test]
+fn catalogue_seeds_reach_the_success_paths() {
+    use qoauth_reference::{parse, Fixture};
+    let seeds = corpus::seeds_from_catalogue(
+        &root().join("cases"),
+        &root().join("suite/reference/fixtures"),
+    )
+    .expect("the catalogue yields seeds");
+    let fixture = Fixture::default_fixture();
+    let accepted_assertions = seeds["client_assertion"]
+        .iter()
+        .filter(|data| {
+            let client =
+                targets::ASSERTION_CLIENTS[data[0] as usize % targets::ASSERTION_CLIENTS.len()];
+            let assertion = std::str::from_utf8(&data[1..]).unwrap_or_default();
+            parse::client_assertion(
+                &fixture,
+                client,
+                assertion,
+                targets::ASSERTION_AUDIENCE,
+                targets::ASSERTION_NOW,
+            )
+            .is_ok()
+        })
+        .count();
+    assert!(accepted_assertions > 0, "no seed assertion validates");
+    let accepted_bodies = seeds["token_body"]
+        .iter()
+        .filter(|data| {
+            let newline = data.iter().position(|b| *b == b'\n').unwrap_or(0);
+            let content_type = std::str::from_utf8(&data[..newline]).ok();
+            parse::token_request(content_type, &data[newline + 1..]).is_ok()
+        })
+        .count();
+    assert!(accepted_bodies > 0, "no seed token body parses");
+    println!("{accepted_assertions} assertions and {accepted_bodies} token bodies accepted");
+}
