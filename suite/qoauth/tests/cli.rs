@@ -1,0 +1,561 @@
+//! The `qoauth` binary as users and CI call it: exit codes 0/1/2, reports on disk, the
+//! baseline gate end to end, dry runs, and `serve`'s start-up line and clean shutdown.
+//!
+//! Every child process runs under a deadline and is killed past it, so a regression that
+//! hangs fails the test instead of hanging the suite.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+struct Output {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn describe(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn qoauth() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_qoauth"));
+    // The environment of whoever runs the tests must not pick the target.
+    cmd.env_remove("QOAUTH_TARGET")
+        .env_remove("QOAUTH_PROFILE")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Option<ExitStatus> {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    let mut child = qoauth()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qoauth starts");
+    let out = reader(child.stdout.take().unwrap());
+    let err = reader(child.stderr.take().unwrap());
+    let status = wait_with_deadline(&mut child, DEADLINE);
+    let output = Output {
+        code: status.and_then(|s| s.code()),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    assert!(
+        status.is_some(),
+        "qoauth {args:?} did not finish within {DEADLINE:?}\n{}",
+        output.describe()
+    );
+    output
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "qoauth-cli-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A catalogue of two client_credentials cases: one any conforming server passes, and one
+/// no conforming server passes (it demands 418 for a valid request), so a run against the
+/// reference has exactly one MUST failure.
+fn catalogue_with_one_failure() -> PathBuf {
+    let dir = temp_dir("cases");
+    std::fs::create_dir_all(dir.join("token")).unwrap();
+    let case = |id: &str, status: u16| {
+        format!(
+            r#"{{
+      "id": "{id}",
+      "title": "client_credentials answered with {status}",
+      "level": "MUST",
+      "refs": [{{"doc": "RFC6749", "section": "4.4.3"}}],
+      "needs": ["client.confidential"],
+      "steps": [{{
+        "request": {{
+          "method": "POST",
+          "path": "/oauth/token",
+          "json": {{
+            "grant_type": "client_credentials",
+            "client_id": "{{{{clients.confidential.id}}}}",
+            "client_secret": "{{{{clients.confidential.secret}}}}"
+          }}
+        }},
+        "expect": {{"status": {status}}}
+      }}]
+    }}"#
+        )
+    };
+    let file = format!(
+        r#"{{"cases": [{}, {}]}}"#,
+        case("token.cli.passes", 200),
+        case("token.cli.always_fails", 418)
+    );
+    std::fs::write(dir.join("token/cli.json"), file).unwrap();
+    dir
+}
+
+fn reference_secrets() -> Vec<String> {
+    let text = std::fs::read_to_string(repo_root().join("cases/profiles/reference.json"))
+        .expect("reference profile");
+    let profile: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let secrets: Vec<String> = profile["clients"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|c| c["secret"].as_str().map(str::to_owned))
+        .collect();
+    assert!(!secrets.is_empty(), "the reference profile has secrets");
+    secrets
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let out = run(args);
+        assert_eq!(out.code, Some(0), "{}", out.describe());
+        assert!(out.stdout.contains("Exit codes:"), "{}", out.describe());
+        assert!(out.stdout.contains("1  a MUST case failed"));
+        assert!(out.stdout.contains("2  the suite could not run"));
+    }
+}
+
+#[test]
+fn passing_run_exits_0_and_writes_reports_without_secrets() {
+    let report = temp_dir("pass");
+    let out = run(&[
+        "run",
+        "--filter",
+        "token.client_credentials",
+        "--report",
+        path_str(&report),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("gate: passed"), "{}", out.describe());
+    assert!(out.stdout.contains("requests/s"), "{}", out.describe());
+    let secrets = reference_secrets();
+    for name in ["results.json", "junit.xml", "report.html", "summary.md"] {
+        let body =
+            std::fs::read_to_string(report.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // summary.md lists only problems, and there are none.
+        let expected = if name == "summary.md" {
+            "gate passed"
+        } else {
+            "token.client_credentials"
+        };
+        assert!(body.contains(expected), "{name} lacks {expected:?}");
+        for s in &secrets {
+            assert!(!body.contains(s.as_str()), "{name} leaks a client secret");
+        }
+    }
+    for s in &secrets {
+        assert!(!out.stdout.contains(s.as_str()) && !out.stderr.contains(s.as_str()));
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["gate"]["passed"], true);
+    assert_eq!(results["profile"], "reference");
+    assert!(results["cases"].as_array().unwrap().len() >= 2);
+    std::fs::remove_dir_all(report).ok();
+}
+
+#[test]
+fn must_failure_exits_1_and_is_reported() {
+    let cases = catalogue_with_one_failure();
+    let report = temp_dir("fail");
+    let out = run(&[
+        "run",
+        "--cases",
+        path_str(&cases),
+        "--report",
+        path_str(&report),
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(
+        out.stdout.contains("FAIL  token.cli.always_fails:"),
+        "{}",
+        out.describe()
+    );
+    assert!(out.stdout.contains("gate: FAILED"), "{}", out.describe());
+    let junit = std::fs::read_to_string(report.join("junit.xml")).unwrap();
+    assert!(junit.contains("<failure"), "{junit}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("results.json")).unwrap())
+            .unwrap();
+    let verdicts: Vec<(String, String)> = results["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            ("token.cli.always_fails".to_owned(), "fail".to_owned()),
+            ("token.cli.passes".to_owned(), "pass".to_owned())
+        ]
+    );
+    std::fs::remove_dir_all(report).ok();
+    std::fs::remove_dir_all(cases).ok();
+}
+
+#[test]
+fn baseline_gate_accepts_listed_failures_and_rejects_stale_entries() {
+    let cases = catalogue_with_one_failure();
+    let dir = temp_dir("baseline");
+    let report = dir.join("report");
+    let gate = |name: &str, json: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, json).unwrap();
+        run(&[
+            "run",
+            "--cases",
+            path_str(&cases),
+            "--report",
+            path_str(&report),
+            "--baseline",
+            path_str(&path),
+        ])
+    };
+
+    let accepted = gate(
+        "accepted.json",
+        r#"{"accepted": [{"id": "token.cli.always_fails", "reason": "demo: 418 is never right", "expires": "2999-12-31"}]}"#,
+    );
+    assert_eq!(accepted.code, Some(0), "{}", accepted.describe());
+    assert!(
+        accepted.stdout.contains("[baselined]"),
+        "{}",
+        accepted.describe()
+    );
+
+    let expired = gate(
+        "expired.json",
+        r#"{"accepted": [{"id": "token.cli.always_fails", "reason": "old", "expires": "2000-01-01"}]}"#,
+    );
+    assert_eq!(expired.code, Some(1), "{}", expired.describe());
+    assert!(
+        expired
+            .stdout
+            .contains("token.cli.always_fails: baseline entry expired on 2000-01-01"),
+        "{}",
+        expired.describe()
+    );
+
+    let stale = gate(
+        "stale.json",
+        r#"{"accepted": [
+            {"id": "token.cli.always_fails", "reason": "known"},
+            {"id": "token.cli.passes", "reason": "was broken once"}
+        ]}"#,
+    );
+    assert_eq!(stale.code, Some(1), "{}", stale.describe());
+    assert!(
+        stale
+            .stdout
+            .contains("token.cli.passes: baseline entry no longer needed"),
+        "{}",
+        stale.describe()
+    );
+
+    let bad = gate("bad.json", r#"{"accepted": [{"id": "x.y"}]}"#);
+    assert_eq!(bad.code, Some(2), "{}", bad.describe());
+    assert!(bad.stderr.contains("bad.json"), "{}", bad.describe());
+
+    std::fs::remove_dir_all(dir).ok();
+    std::fs::remove_dir_all(cases).ok();
+}
+
+#[test]
+fn harness_problems_exit_2_with_a_clear_message() {
+    let dir = temp_dir("exit2");
+    let report = dir.join("report");
+    let report = path_str(&report).to_owned();
+
+    // A profile that is not JSON.
+    let bad_profile = dir.join("bad-profile.json");
+    std::fs::write(&bad_profile, "{ not json").unwrap();
+    let out = run(&[
+        "run",
+        "--profile",
+        path_str(&bad_profile),
+        "--report",
+        &report,
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(
+        out.stderr.contains("bad-profile.json"),
+        "{}",
+        out.describe()
+    );
+
+    // A profile whose secret comes from an environment variable that is not set.
+    let env_profile = dir.join("env-profile.json");
+    std::fs::write(
+        &env_profile,
+        r#"{"name": "env", "base_url": "http://127.0.0.1:9", "allowed_hosts": ["127.0.0.1"],
+            "login": {"mode": "none"},
+            "clients": {"confidential": {"id": "c", "secret": {"env": "QOAUTH_CLI_TEST_UNSET_SECRET"}}}}"#,
+    )
+    .unwrap();
+    let out = run(&[
+        "run",
+        "--profile",
+        path_str(&env_profile),
+        "--report",
+        &report,
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(
+        out.stderr.contains("QOAUTH_CLI_TEST_UNSET_SECRET"),
+        "{}",
+        out.describe()
+    );
+
+    // A case file that breaks the schema: the message names the file, the case and the field.
+    let cases = dir.join("cases");
+    std::fs::create_dir_all(&cases).unwrap();
+    std::fs::write(
+        cases.join("broken.json"),
+        r#"{"cases": [{"id": "token.cli.broken", "title": "t", "level": "MUSTY",
+            "refs": [{"doc": "RFC6749", "section": "5.2"}],
+            "steps": [{"request": {"method": "GET", "path": "/oauth/token"}}]}]}"#,
+    )
+    .unwrap();
+    let out = run(&["run", "--cases", path_str(&cases), "--report", &report]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    for needle in ["broken.json", "token.cli.broken", "level"] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.describe());
+    }
+
+    // Nothing listens on the discard port of loopback.
+    let out = run(&[
+        "run",
+        "--target",
+        "http://127.0.0.1:9",
+        "--filter",
+        "token.client_credentials",
+        "--report",
+        &report,
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("127.0.0.1:9"), "{}", out.describe());
+
+    // A host the reference profile does not allow is refused before any request.
+    let out = run(&[
+        "run",
+        "--target",
+        "http://tenant.example.invalid",
+        "--report",
+        &report,
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("allowed_hosts"), "{}", out.describe());
+
+    // A filter that selects nothing would make a gate that checks nothing.
+    let out = run(&[
+        "run",
+        "--filter",
+        "no.such.case.anywhere",
+        "--report",
+        &report,
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(
+        out.stderr.contains("no.such.case.anywhere"),
+        "{}",
+        out.describe()
+    );
+
+    // Usage errors share the code.
+    let out = run(&["run", "--jobs", "zero"]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+
+    assert!(
+        !Path::new(&report).exists(),
+        "no report is written when the suite cannot run"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn dry_run_lists_requests_without_secrets_and_sends_nothing() {
+    // The target is unreachable: a dry run must not care.
+    let report = temp_dir("dry");
+    let out = run(&[
+        "run",
+        "--dry-run",
+        "--target",
+        "http://127.0.0.1:9",
+        "--filter",
+        "token.client_credentials",
+        "--report",
+        path_str(&report),
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("nothing is sent"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("dry run: ") && out.stdout.contains("against http://127.0.0.1:9"),
+        "{}",
+        out.describe()
+    );
+    assert!(
+        out.stdout
+            .lines()
+            .any(|l| l.trim_start().starts_with("[step 1] POST ") && l.ends_with("/oauth/token")),
+        "{}",
+        out.describe()
+    );
+    assert!(out.stdout.contains("request(s) planned"));
+    for s in reference_secrets() {
+        assert!(!out.stdout.contains(s.as_str()), "dry run prints a secret");
+    }
+    assert!(
+        std::fs::read_dir(&report).unwrap().next().is_none(),
+        "a dry run writes no report"
+    );
+    std::fs::remove_dir_all(report).ok();
+}
+
+/// Starts `qoauth serve` with `args`, returns the child and the first line of its stdout.
+fn start_serve(args: &[&str]) -> (Child, String) {
+    let mut child = qoauth()
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qoauth serve starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("qoauth serve printed nothing within 60 s");
+        }
+    };
+    (child, line.trim_end().to_owned())
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn serve_prints_its_base_url_first_and_stops_cleanly_on_sigterm() {
+    let (mut child, first) = start_serve(&["--addr", "127.0.0.1:0"]);
+    let Some(hostport) = first.strip_prefix("http://127.0.0.1:") else {
+        let _ = child.kill();
+        panic!("first line is not the base URL: {first:?}");
+    };
+    let port: u16 = hostport.parse().expect("the URL ends with the port");
+    assert_ne!(port, 0);
+
+    // The server answers at that URL.
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connects");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(
+        b"POST /oauth/revoke HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    .unwrap();
+    let mut response = String::new();
+    let _ = conn.read_to_string(&mut response);
+    assert!(response.starts_with("HTTP/1.1 "), "{response:?}");
+
+    sigterm(&child);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(30))
+        .expect("serve exits within 30 s of SIGTERM");
+    assert!(status.success(), "serve exited with {status:?}");
+}
+
+#[test]
+fn serve_with_a_generated_certificate_speaks_https() {
+    let (mut child, first) = start_serve(&["--addr", "127.0.0.1:0", "--tls-generate"]);
+    let ok = first.starts_with("https://127.0.0.1:");
+    sigterm(&child);
+    let status = wait_with_deadline(&mut child, Duration::from_secs(30));
+    assert!(ok, "first line is not an https URL: {first:?}");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+#[test]
+fn serve_with_a_bad_fixture_exits_2() {
+    let dir = temp_dir("fixture");
+    let fixture = dir.join("fixture.json");
+    std::fs::write(&fixture, r#"{"clients": "not a list"}"#).unwrap();
+    let out = run(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--fixture",
+        path_str(&fixture),
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("fixture.json"), "{}", out.describe());
+    std::fs::remove_dir_all(dir).ok();
+}
