@@ -5,11 +5,14 @@ import { LOGIN_HINT } from './env.js';
 
 const MAX_REDIRECTS = 10;
 
-/** Adds `login_hint` so the test IdP signs the fixture user in without a login form. */
+/**
+ * Adds `login_hint` so the test IdP signs the fixture user in without a login form. The
+ * rest of the URL stays byte for byte as the client built it (@qlik/api and @qlik/sdk do
+ * not percent-encode their values), so the server parses what the client really sends.
+ */
 export function withLoginHint(authorizeUrl, hint = LOGIN_HINT) {
-  const url = new URL(authorizeUrl);
-  url.searchParams.set('login_hint', hint);
-  return url.href;
+  const sep = authorizeUrl.includes('?') ? '&' : '?';
+  return `${authorizeUrl}${sep}login_hint=${encodeURIComponent(hint)}`;
 }
 
 function sameEndpoint(candidate, redirectUri) {
