@@ -4,6 +4,7 @@
 //! [`profile::Profile`] (or [`embedded::start`]) to describe the target, [`run::run`] to
 //! run, [`plan::dry_run`] to list requests without sending, and read [`result`].
 pub mod cases;
+pub mod embedded;
 pub mod exec;
 pub mod plan;
 pub mod profile;

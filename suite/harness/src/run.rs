@@ -188,6 +188,8 @@ struct CaseState {
     transcript: Vec<RawExchange>,
     findings: Vec<Finding>,
     records: Vec<(String, String, Value)>,
+    /// Captured values to redact even where no field name marks them.
+    captured: Vec<(String, String)>,
     requests: u32,
     error: Option<String>,
 }
@@ -223,6 +225,7 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         transcript: Vec::new(),
         findings: Vec::new(),
         records: Vec::new(),
+        captured: Vec::new(),
         requests: 0,
         error: None,
     };
@@ -235,16 +238,16 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         Some(_) => Verdict::Error,
         None => verdict::verdict_for(case.level, &st.findings),
     };
+    result.requests = st.requests;
+    result.transcript = redact_transcript(&mut redactor, &profile, &st.transcript, &st.captured);
+    for f in &mut st.findings {
+        f.expected = redactor.text(&f.expected);
+        f.actual = shorten(&f.expected, &redactor.text(&f.actual));
+    }
     result.reason = match &st.error {
         Some(e) => Some(e.clone()),
         None => verdict::reason_for(&st.findings),
     };
-    result.requests = st.requests;
-    result.transcript = redact_transcript(&mut redactor, &profile, &st.transcript);
-    for f in &mut st.findings {
-        f.expected = redactor.text(&f.expected);
-        f.actual = redactor.text(&f.actual);
-    }
     result.findings = st.findings;
     for (step, key, v) in st.records {
         let name = if case.steps.len() > 1 { format!("{step} {key}") } else { key.clone() };
@@ -259,6 +262,38 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
     }
     result.duration_ms = t0.elapsed().as_secs_f64() * 1000.0;
     result
+}
+
+/// Longest `actual` a finding keeps.
+const MAX_ACTUAL: usize = 240;
+
+/// Cuts a redacted `actual` to a readable length; for `contains`-style expectations the
+/// part around the needle is kept, since that is what a person needs to see.
+fn shorten(expected: &str, actual: &str) -> String {
+    if actual.len() <= MAX_ACTUAL {
+        return actual.to_string();
+    }
+    let needle = expected
+        .split_once("contains \"")
+        .and_then(|(_, r)| r.strip_suffix('"'))
+        .filter(|n| !n.is_empty());
+    let at = needle.and_then(|n| actual.find(n).or_else(|| actual.find(&n.replace('"', "\\\""))));
+    let (mut start, mut end) = match at {
+        Some(at) => (at.saturating_sub(80), (at + 160).min(actual.len())),
+        None => (0, MAX_ACTUAL),
+    };
+    while !actual.is_char_boundary(start) {
+        start -= 1;
+    }
+    while !actual.is_char_boundary(end) {
+        end += 1;
+    }
+    format!(
+        "{}{}{}",
+        if start > 0 { "..." } else { "" },
+        &actual[start..end],
+        if end < actual.len() { "..." } else { "" }
+    )
 }
 
 fn redact_record(r: &mut Redactor, key: &str, v: &Value) -> Value {
@@ -318,7 +353,7 @@ async fn steps(engine: &Arc<Engine>, case: &Case, profile: &Profile, redactor: &
         for (name, v) in caps {
             if let Value::String(s) = &v {
                 if is_secret_capture(&name, step) || s.len() >= 16 {
-                    redactor.register(&name, s);
+                    st.captured.push((name.clone(), s.clone()));
                 }
             }
             b.vars.insert(name, v);
@@ -453,7 +488,7 @@ async fn run_step(
 
 /// Turns raw exchanges into redacted, normalized transcript entries. Sensitive values
 /// are registered in transcript order first, so numbering follows order of appearance.
-pub(crate) fn redact_transcript(r: &mut Redactor, profile: &Profile, raw: &[RawExchange]) -> Vec<Exchange> {
+pub(crate) fn redact_transcript(r: &mut Redactor, profile: &Profile, raw: &[RawExchange], captured: &[(String, String)]) -> Vec<Exchange> {
     for ex in raw {
         if let Some(q) = ex.request.url.query() {
             r.scan_form(q);
@@ -480,6 +515,9 @@ pub(crate) fn redact_transcript(r: &mut Redactor, profile: &Profile, raw: &[RawE
             }
             scan_body(r, &o.body, o.header("content-type").as_deref());
         }
+    }
+    for (name, v) in captured {
+        r.register(name, v);
     }
     let base = profile.base().to_string();
     raw.iter()
