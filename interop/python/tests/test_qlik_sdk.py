@@ -14,6 +14,7 @@ It has no token exchange and no impersonation grant.
 
 import pytest
 from qlik_sdk import Auth, AuthType, Config
+from qlik_sdk.rest import AuthenticationException
 
 from qoauth_interop import check
 from qoauth_interop.env import client
@@ -46,6 +47,23 @@ def test_client_credentials_and_revoke(base_url):
     check.m2m_token_works(base_url, CONFIDENTIAL.id, token, "client_credentials access token")
     auth.deauthorize()
     check.m2m_token_dead(base_url, CONFIDENTIAL.id, token, "revoked client_credentials token")
+
+
+def test_wrong_secret_surfaces_the_envelope_title(base_url):
+    """A 401 becomes AuthenticationException(errors[0].title); the SDK's fallback message
+    means the body was not an Errors envelope."""
+    auth = Auth(
+        Config(
+            host=base_url,
+            auth_type=AuthType.OAuth2,
+            client_id=CONFIDENTIAL.id,
+            client_secret="not-the-secret",
+        )
+    )
+    with pytest.raises(AuthenticationException) as caught:
+        auth.authorize()
+    message = str(caught.value)
+    assert message and message != "Failed to authenticate", "the 401 body is not an Errors envelope"
 
 
 @pytest.mark.parametrize("who", [NATIVE, CONFIDENTIAL], ids=["native-public", "web-confidential"])

@@ -68,6 +68,14 @@ export function defineQlikApiSuite(targetName) {
       await m2mTokenWorks(baseUrl, confidential.id, token, 'client_credentials access token');
     });
 
+    it('a wrong secret: getAccessToken rejects with the 401 Errors envelope', async () => {
+      const hostConfig = { authType: 'oauth2', host: baseUrl, clientId: confidential.id, clientSecret: 'not-the-secret', noCache: true };
+      await assert.rejects(within(auth.getAccessToken({ hostConfig }), 'getAccessToken'), (err) => {
+        assert.equal(err.errors?.[0]?.status, '401', `expected status "401" in the envelope, got ${err}`);
+        return true;
+      });
+    });
+
     it('impersonation by subject: getAccessToken returns a working user token', async () => {
       const alice = user('alice@example.com');
       const hostConfig = { authType: 'oauth2', host: baseUrl, clientId: impersonator.id, clientSecret: impersonator.secret, subject: alice.subject, noCache: true };

@@ -37,6 +37,16 @@ export function defineQlikSdkSuite(targetName) {
       await m2mTokenDead(baseUrl, confidential.id, res.access_token, 'revoked client_credentials token');
     });
 
+    it('a wrong secret: authorize() throws AuthorizationError carrying the 401 Errors envelope', async () => {
+      const auth = new Auth({ authType: AuthType.OAuth2, host: baseUrl, clientId: confidential.id, clientSecret: 'not-the-secret' });
+      await assert.rejects(within(auth.authorize(), 'authorize()'), (err) => {
+        assert.equal(err.name, 'AuthorizationError', `expected AuthorizationError, got ${err.name}: ${err.message}`);
+        assert.equal(err.status, 401);
+        assert.equal(err.errors?.[0]?.status, '401', 'the body is not an Errors envelope with status "401"');
+        return true;
+      });
+    });
+
     describe('authorization code with PKCE, native public client', () => {
       const auth = new Auth({
         authType: AuthType.OAuth2,
