@@ -16,6 +16,7 @@ const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:1.5em;color:#212121}
 h1{font-size:1.6em;margin:.2em 0}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
 table{border-collapse:collapse;width:100%;margin:.6em 0}th,td{border:1px solid #e0e0e0;padding:.3em .5em;text-align:left;vertical-align:top}
+td.w{overflow-wrap:anywhere}
 th{background:#f5f5f5}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em}
 pre{background:#fafafa;border:1px solid #eee;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
@@ -151,7 +152,7 @@ fn matrix(out: &mut String, run: &RunResult) {
             .collect();
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}{}</td><td>{}</td><td>{}</td><td class=\"w\">{}</td></tr>",
             esc(&r.doc),
             esc(&r.section),
             quote,
@@ -208,7 +209,7 @@ fn problem(out: &mut String, case: &CaseResult, gate: &Gate) {
         for f in &case.findings {
             let _ = write!(
                 out,
-                "<tr><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                "<tr><td><code>{}</code></td><td class=\"w\"><code>{}</code></td><td class=\"w\"><code>{}</code></td></tr>",
                 esc(&f.step),
                 esc(&f.expected),
                 esc(&f.actual)
@@ -239,7 +240,7 @@ fn all_cases(out: &mut String, cases: &[&CaseResult], gate: &Gate) {
         }
         let _ = writeln!(
             out,
-            r#"<tr{id_attr}><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td class="n">{}</td><td class="n">{:.1}</td></tr>"#,
+            r#"<tr{id_attr}><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td class="w">{}</td><td class="n">{}</td><td class="n">{:.1}</td></tr>"#,
             case_link(&case.id),
             esc(&case.endpoint),
             level_name(case.level),
@@ -262,7 +263,7 @@ fn observations(out: &mut String, cases: &[&CaseResult]) {
         for (key, value) in &case.records {
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>",
+                "<tr><td>{}</td><td class=\"w\"><code>{}</code></td><td class=\"w\"><code>{}</code></td></tr>",
                 case_link(&case.id),
                 esc(key),
                 esc(&value.to_string())
