@@ -89,8 +89,20 @@ pub(crate) fn build(fixture: Fixture, tls: bool, faults: Faults) -> (Router, App
         fixture,
     });
     let router = Router::new()
-        .route("/oauth/token", only(post(crate::token::token), "POST"))
-        .route("/oauth/revoke", only(post(crate::token::revoke), "POST"))
+        .route(
+            "/oauth/token",
+            only(
+                post(crate::token::token).options(preflight),
+                "POST, OPTIONS",
+            ),
+        )
+        .route(
+            "/oauth/revoke",
+            only(
+                post(crate::token::revoke).options(preflight),
+                "POST, OPTIONS",
+            ),
+        )
         .route(
             "/oauth/authorize",
             only(get(crate::authorize::authorize), "GET, HEAD"),
@@ -123,6 +135,33 @@ pub(crate) fn build(fixture: Fixture, tls: bool, faults: Faults) -> (Router, App
 /// 15.5.6) instead of axum's empty 405.
 fn only(m: MethodRouter<Shared>, allow: &'static str) -> MethodRouter<Shared> {
     m.fallback(move || async move { ApiError::method_not_allowed(allow) })
+}
+
+/// CORS preflight of the token and revoke endpoints (Fetch standard), answered for
+/// listed origins only.
+async fn preflight(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if headers.get(header::ORIGIN).is_none() {
+        return ApiError::method_not_allowed("POST, OPTIONS").into_response();
+    }
+    if let Err(e) = s.origin_check(&headers, None) {
+        return e.into_response();
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    s.cors(&headers, &mut r);
+    let h = r.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("POST"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("authorization, content-type"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    r
 }
 
 async fn not_found() -> ApiError {
@@ -170,6 +209,54 @@ impl AppState {
         req_ext.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
     }
 
+    /// Whether a browser `Origin` may call the token or revoke endpoint for `client`: the
+    /// client's allowed origins, the tenant's, or the tenant itself (notes section 2: else
+    /// OAUTH-29 "Invalid Origin Header"). Requests without Origin are not from browsers.
+    pub fn origin_check(&self, headers: &HeaderMap, client: Option<u32>) -> Result<(), ApiError> {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return Ok(());
+        };
+        let origin = origin.to_str().unwrap_or("");
+        let listed = match client {
+            Some(c) => {
+                self.reg.clients[c as usize]
+                    .allowed_origins
+                    .iter()
+                    .any(|o| **o == *origin)
+                    || self.reg.tenant_origins.iter().any(|o| **o == *origin)
+            }
+            None => self.reg.any_origins.iter().any(|o| **o == *origin),
+        };
+        if listed || *self.issuer(headers) == *origin {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "OAUTH-29",
+            "Invalid Origin Header",
+            "invalid_request",
+            "the Origin is not allowed for this client",
+        ))
+    }
+
+    /// Adds CORS headers for an Origin some client or the tenant lists, so browser clients
+    /// can read the answer (errors included).
+    pub fn cors(&self, headers: &HeaderMap, resp: &mut Response) {
+        let Some(origin) = headers.get(header::ORIGIN) else {
+            return;
+        };
+        if self
+            .reg
+            .any_origins
+            .iter()
+            .any(|o| o.as_bytes() == origin.as_bytes())
+        {
+            let h = resp.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        }
+    }
+
     /// Counts a request against the caller's tier: the named client if known, else the
     /// peer address.
     pub fn rate_check(
@@ -184,6 +271,20 @@ impl AppState {
             None => self.limiter.check_peer(peer, tier, now / 1000),
         };
         r.map_err(ApiError::rate_limited)
+    }
+}
+
+/// HTTP/2 carries the host in `:authority` (the URI), not in a Host header; copy it over
+/// so the issuer derivation sees one place.
+pub(crate) fn normalize_host(parts: &mut http::request::Parts) {
+    if !parts.headers.contains_key(header::HOST) {
+        if let Some(v) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            parts.headers.insert(header::HOST, v);
+        }
     }
 }
 
@@ -358,8 +459,10 @@ fn secret_matches(client: &Client, secret: &str) -> bool {
 
 /// RFC 8414 metadata, as the real tenant serves it (notes section 2 discovery), with the
 /// capabilities this server implements filled in.
-async fn discovery(State(s): State<Shared>, headers: HeaderMap) -> Response {
-    let iss = s.issuer(&headers);
+async fn discovery(State(s): State<Shared>, req: axum::extract::Request) -> Response {
+    let (mut parts, _) = req.into_parts();
+    normalize_host(&mut parts);
+    let iss = s.issuer(&parts.headers);
     let body = serde_json::json!({
         "issuer": iss,
         "authorization_endpoint": format!("{iss}/oauth/authorize"),

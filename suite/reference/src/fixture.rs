@@ -85,6 +85,10 @@ pub struct TenantSpec {
     /// The tenant URL (`https://tenant.region.qlikcloud.com`); null means "derive it from
     /// the request's Host header", which suits a server on an ephemeral port.
     pub issuer: Option<String>,
+    /// Browser origins allowed for every client (the tenant's CSP origins, notes section 2);
+    /// optional, default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -286,6 +290,7 @@ pub(crate) struct Client {
     pub client_credentials: bool,
     pub impersonation: bool,
     pub redirect_uris: Vec<Box<str>>,
+    pub allowed_origins: Vec<Box<str>>,
     pub allowed_scopes: ScopeSet,
     pub consent_required: bool,
     pub token_exchange: bool,
@@ -316,6 +321,9 @@ pub(crate) struct User {
 
 pub(crate) struct Registry {
     pub issuer: Option<Box<str>>,
+    pub tenant_origins: Vec<Box<str>>,
+    /// Every origin some client or the tenant allows, for CORS answers.
+    pub any_origins: Vec<Box<str>>,
     pub clients: Vec<Client>,
     pub client_index: HashMap<Box<str>, u32>,
     pub users: Vec<User>,
@@ -358,6 +366,11 @@ impl Registry {
             None => None,
             Some(url) => Some(validate_issuer(url)?.into()),
         };
+        let mut tenant_origins: Vec<Box<str>> = Vec::new();
+        for (j, o) in spec.tenant.allowed_origins.iter().enumerate() {
+            validate_origin(&format!("tenant.allowed_origins[{j}]"), o)?;
+            tenant_origins.push(o.as_str().into());
+        }
         if spec.tenant.name.trim().is_empty() {
             return Err(invalid("tenant.name", "must not be empty"));
         }
@@ -503,8 +516,18 @@ impl Registry {
             return Err(invalid("clients", "at most 10000 clients are supported"));
         }
 
+        let mut any_origins = tenant_origins.clone();
+        for c in &clients {
+            for o in &c.allowed_origins {
+                if !any_origins.contains(o) {
+                    any_origins.push(o.clone());
+                }
+            }
+        }
         Ok(Registry {
             issuer,
+            tenant_origins,
+            any_origins,
             clients,
             client_index,
             users,
@@ -696,18 +719,7 @@ fn compile_client(
         ));
     }
     for (j, o) in c.allowed_origins.iter().enumerate() {
-        let ok = url::Url::parse(o)
-            .map(|u| {
-                matches!(u.scheme(), "http" | "https")
-                    && u.origin().ascii_serialization() == o.as_str()
-            })
-            .unwrap_or(false);
-        if !ok {
-            return Err(invalid(
-                format!("{p}.allowed_origins[{j}]"),
-                "must be an origin such as https://app.example.com (scheme, host, optional port)",
-            ));
-        }
+        validate_origin(&format!("{p}.allowed_origins[{j}]"), o)?;
     }
     let mut allowed_scopes = ScopeSet::EMPTY;
     for (j, s) in c.allowed_scopes.iter().enumerate() {
@@ -749,12 +761,31 @@ fn compile_client(
         client_credentials,
         impersonation,
         redirect_uris,
+        allowed_origins: c
+            .allowed_origins
+            .iter()
+            .map(|o| o.as_str().into())
+            .collect(),
         allowed_scopes,
         consent_required: c.consent_method == ConsentMethod::Required,
         token_exchange: c.token_exchange,
         tier1_limit: limit(rl.and_then(|r| r.tier1), "tier1", spec.rate_limits.tier1)?,
         tier2_limit: limit(rl.and_then(|r| r.tier2), "tier2", spec.rate_limits.tier2)?,
     })
+}
+
+fn validate_origin(path: &str, o: &str) -> Result<(), FixtureError> {
+    let ok = url::Url::parse(o)
+        .map(|u| matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == o)
+        .unwrap_or(false);
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            path,
+            "must be an origin such as https://app.example.com (scheme, host, optional port)",
+        ))
+    }
 }
 
 /// Redirect URIs are absolute, https unless on loopback, without fragment (RFC 6749

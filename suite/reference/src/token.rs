@@ -10,7 +10,8 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::app::{
-    authenticate, now_ms, presented, read_body, AppState, Credentials, Presented, Shared,
+    authenticate, normalize_host, now_ms, presented, read_body, AppState, Credentials, Presented,
+    Shared,
 };
 use crate::errors::ApiError;
 use crate::fixture::Client;
@@ -29,7 +30,8 @@ pub(crate) const TOKEN_TYPE_ACCESS: &str = "urn:ietf:params:oauth:token-type:acc
 pub(crate) async fn token(State(s): State<Shared>, req: Request) -> Response {
     let now = now_ms();
     s.maybe_purge(now);
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    normalize_host(&mut parts);
     let bytes = match read_body(s.reg.max_body_bytes, &parts.headers, body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -42,10 +44,12 @@ pub(crate) async fn token(State(s): State<Shared>, req: Request) -> Response {
     let result = parse::token_request(ct, &bytes)
         .map_err(ApiError::from)
         .and_then(|p| token_inner(&s, p, &parts.headers, peer, now));
-    match result {
+    let mut resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    s.cors(&parts.headers, &mut resp);
+    resp
 }
 
 fn token_inner(
@@ -62,6 +66,7 @@ fn token_inner(
         .and_then(|id| s.reg.client(id))
         .map(|(i, _)| i);
     s.rate_check(named, peer, Tier::Two, now)?;
+    s.origin_check(headers, named)?;
     let grant = p
         .grant_type
         .as_deref()
@@ -671,7 +676,8 @@ fn impersonation(
 pub(crate) async fn revoke(State(s): State<Shared>, req: Request) -> Response {
     let now = now_ms();
     s.maybe_purge(now);
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    normalize_host(&mut parts);
     let bytes = match read_body(s.reg.max_body_bytes, &parts.headers, body).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -684,10 +690,12 @@ pub(crate) async fn revoke(State(s): State<Shared>, req: Request) -> Response {
     let result = parse::revoke_request(ct, &bytes)
         .map_err(ApiError::from)
         .and_then(|p| revoke_inner(&s, p, &parts.headers, peer, now));
-    match result {
+    let mut resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    };
+    s.cors(&parts.headers, &mut resp);
+    resp
 }
 
 fn revoke_inner(
@@ -704,6 +712,7 @@ fn revoke_inner(
         .and_then(|id| s.reg.client(id))
         .map(|(i, _)| i);
     s.rate_check(named, peer, Tier::Two, now)?;
+    s.origin_check(headers, named)?;
     let caller = match pres.client_id.as_deref() {
         None => None,
         Some(_) => {

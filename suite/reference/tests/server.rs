@@ -215,7 +215,7 @@ async fn method_path_and_media_type_errors_are_envelopes() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["allow"], "POST");
+    assert_eq!(r.headers()["allow"], "POST, OPTIONS");
     expect_error(r, 405, "invalid_request").await;
     let r = http()
         .delete(format!("{}/oauth/authorize", srv.base_url))
@@ -258,6 +258,69 @@ async fn method_path_and_media_type_errors_are_envelopes() {
         .await
         .unwrap();
     expect_error(r, 415, "invalid_request").await;
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn browser_origins_are_checked_per_client() {
+    let srv = start().await;
+    let body =
+        json!({"grant_type":"client_credentials","client_id":CONF_ID,"client_secret":CONF_SECRET});
+    let send = |origin: &'static str| {
+        http()
+            .post(format!("{}/oauth/token", srv.base_url))
+            .header("origin", origin)
+            .json(&body)
+            .send()
+    };
+    // Listed for this client: allowed, with CORS headers.
+    let r = send("https://app.example.com").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    // Unlisted anywhere, or listed only for another client: OAUTH-29.
+    let e = expect_error(
+        send("https://evil.example.com").await.unwrap(),
+        403,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(e["code"], "OAUTH-29");
+    expect_error(
+        send("http://localhost:3000").await.unwrap(),
+        403,
+        "invalid_request",
+    )
+    .await;
+    // Preflight: 204 for a listed origin, 403 otherwise.
+    let pre = |origin: &'static str| {
+        http()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/oauth/token", srv.base_url),
+            )
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let r = pre("http://localhost:3000").await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert!(r.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("authorization"));
+    expect_error(
+        pre("https://evil.example.com").await.unwrap(),
+        403,
+        "invalid_request",
+    )
+    .await;
     srv.shutdown().await;
 }
 
@@ -446,6 +509,16 @@ async fn router_serves_in_process_with_host_issuer() {
         .unwrap();
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["issuer"], "http://tenant.example:9000");
+    // HTTP/2 style: the authority in the URI and no Host header.
+    let req = http::Request::get("http://h2.example/.well-known/oauth-authorization-server")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["issuer"], "http://h2.example");
     let req = http::Request::post("/oauth/token")
         .header("content-type", "application/json")
         .body(axum::body::Body::from(
