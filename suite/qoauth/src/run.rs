@@ -2,13 +2,12 @@
 
 use crate::cli::RunArgs;
 use anyhow::{anyhow, bail, Context};
+use qoauth_harness::embedded::Embedded;
 use qoauth_harness::plan::PlannedCase;
 use qoauth_harness::result::RunResult;
 use qoauth_harness::{Catalogue, Profile, RunOptions};
-use qoauth_reference::{Fixture, RunningServer};
 use qoauth_report::{Baseline, Gate};
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
 
 /// How a run that got as far as a verdict ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +19,7 @@ pub enum Outcome {
 /// The profile to use and, when nobody named a target, the embedded reference behind it.
 struct Target {
     profile: Profile,
-    embedded: Option<RunningServer>,
+    embedded: Option<Embedded>,
 }
 
 fn load_catalogue(args: &RunArgs) -> anyhow::Result<Catalogue> {
@@ -56,23 +55,18 @@ fn load_profile(args: &RunArgs) -> anyhow::Result<Profile> {
 }
 
 async fn resolve_target(args: &RunArgs) -> anyhow::Result<Target> {
-    let profile = load_profile(args)?;
     if args.target.is_some() || args.profile.is_some() {
         return Ok(Target {
-            profile,
+            profile: load_profile(args)?,
             embedded: None,
         });
     }
-    let server = qoauth_reference::spawn(
-        Fixture::default_fixture(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    )
-    .await
-    .context("cannot start the embedded reference server")?;
-    let profile = profile.with_base_url(&server.base_url)?;
+    let embedded = qoauth_harness::embedded::start()
+        .await
+        .context("cannot start the embedded reference server")?;
     Ok(Target {
-        profile,
-        embedded: Some(server),
+        profile: embedded.profile.clone(),
+        embedded: Some(embedded),
     })
 }
 
