@@ -10,6 +10,8 @@ use crate::scenario::Scenario;
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
 use qoauth_harness::result::{Level, Reference};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// One generated input: a scenario, and for model-based sequences the operations the
 /// model judges it by.
@@ -17,6 +19,8 @@ use qoauth_harness::result::{Level, Reference};
 pub struct Input {
     pub scenario: Scenario,
     pub ops: Option<Vec<Op>>,
+    /// How many operations of a sequence ran before it ended; shrinking drops the rest.
+    pub seen: Option<Arc<AtomicUsize>>,
 }
 
 impl std::fmt::Debug for Input {
@@ -55,6 +59,7 @@ fn single(s: BoxedStrategy<Scenario>) -> BoxedStrategy<Input> {
     s.prop_map(|scenario| Input {
         scenario,
         ops: None,
+        seen: None,
     })
     .boxed()
 }
@@ -106,21 +111,30 @@ fn secret_inputs(v: &Vocab) -> BoxedStrategy<Input> {
 fn lifecycle(v: &Vocab) -> BoxedStrategy<Input> {
     model::set_vocab(v.clone());
     Lifecycle::sequential_strategy(1..16)
-        .prop_map(|(_, ops, _)| {
+        .prop_map(|(_, ops, seen)| {
             let (scenario, _) = model::to_scenario(&ops);
             Input {
                 scenario,
                 ops: Some(ops),
+                seen,
             }
         })
         .boxed()
 }
 
 fn lifecycle_check(_: &Ctx, input: &Input, ex: &Executed) -> Verdict {
-    match &input.ops {
-        Some(ops) => model::compare(ops, ex),
-        None => Verdict::NotApplicable("no operations".into()),
+    let Some(ops) = &input.ops else {
+        return Verdict::NotApplicable("no operations".into());
+    };
+    let v = model::compare(ops, ex);
+    if let Some(seen) = &input.seen {
+        let n = match &v {
+            Verdict::Broken(b) => b.step + 1,
+            _ => ops.len(),
+        };
+        seen.store(n, Ordering::SeqCst);
     }
+    v
 }
 
 fn lifecycle_needs(v: &Vocab) -> Option<&'static str> {

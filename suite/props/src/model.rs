@@ -99,8 +99,47 @@ fn carrier(json: bool) -> Carrier {
 }
 
 impl Model {
-    /// The prediction for `op` in this state.
+    /// Operations name credentials by recency (0 = the latest), so that shrinking can
+    /// delete an unrelated earlier step without changing what later steps refer to;
+    /// this turns them into positions.
+    pub fn absolute(&self, op: &Op) -> Op {
+        let back = |len: usize, k: usize| len.saturating_sub(1).saturating_sub(k);
+        match op {
+            Op::Redeem { code, json } => Op::Redeem {
+                code: back(self.codes.len(), *code),
+                json: *json,
+            },
+            Op::Refresh { rt, json } => Op::Refresh {
+                rt: back(self.refresh.len(), *rt),
+                json: *json,
+            },
+            Op::RevokeRefresh { rt, hint } => Op::RevokeRefresh {
+                rt: back(self.refresh.len(), *rt),
+                hint: *hint,
+            },
+            Op::Exchange { at } => Op::Exchange {
+                at: back(self.access.len(), *at),
+            },
+            Op::RevokeAccess { at, hint } => Op::RevokeAccess {
+                at: back(self.access.len(), *at),
+                hint: *hint,
+            },
+            other => other.clone(),
+        }
+    }
+
+    /// The prediction for `op` (credentials by recency) in this state.
     pub fn predict(&self, op: &Op) -> Expect {
+        self.predict_abs(&self.absolute(op))
+    }
+
+    /// The state after `op` (credentials by recency), given whether the target accepted it.
+    pub fn after(self, op: &Op, ok: bool) -> Model {
+        let a = self.absolute(op);
+        self.after_abs(&a, ok)
+    }
+
+    fn predict_abs(&self, op: &Op) -> Expect {
         let from = |l: Life| match l {
             Life::Live => Expect::Success,
             Life::Dead => Expect::Refused,
@@ -124,8 +163,7 @@ impl Model {
         }
     }
 
-    /// The state after `op`, given whether the target accepted it.
-    pub fn after(mut self, op: &Op, ok: bool) -> Model {
+    fn after_abs(mut self, op: &Op, ok: bool) -> Model {
         match op {
             Op::ClientCredentials { .. } | Op::Impersonate => {
                 if ok {
@@ -370,8 +408,10 @@ pub fn to_scenario(ops: &[Op]) -> (Scenario, Vec<Expect>) {
     let mut steps = Vec::new();
     let mut lets: Vec<(String, Value)> = Vec::new();
     let mut expects = Vec::new();
-    for (n, op) in ops.iter().enumerate() {
-        let pred = model.predict(op);
+    for (n, rel) in ops.iter().enumerate() {
+        let abs = model.absolute(rel);
+        let op = &abs;
+        let pred = model.predict_abs(op);
         let (has_at, has_rt) = model.issues(op);
         let mut caps: Vec<(String, String)> = Vec::new();
         if has_at {
@@ -481,7 +521,7 @@ pub fn to_scenario(ops: &[Op]) -> (Scenario, Vec<Expect>) {
         steps.push(step);
         expects.push(pred);
         let ok = pred != Expect::Refused;
-        model = model.after(op, ok);
+        model = model.after_abs(op, ok);
     }
     let mut seen = std::collections::HashSet::new();
     lets.retain(|(k, _)| seen.insert(k.clone()));

@@ -201,6 +201,7 @@ pub(crate) fn run_differential(sh: &Shared<'_>) -> (CaseResult, Found) {
             .prop_map(|scenario| Input {
                 scenario,
                 ops: None,
+                seen: None,
             })
             .boxed()
     } else {
@@ -208,6 +209,7 @@ pub(crate) fn run_differential(sh: &Shared<'_>) -> (CaseResult, Found) {
             .prop_map(|scenario| Input {
                 scenario,
                 ops: None,
+                seen: None,
             })
             .boxed()
     };
@@ -453,6 +455,7 @@ fn differential_meta(level: Level) -> Property {
                 .prop_map(|scenario| Input {
                     scenario,
                     ops: None,
+                    seen: None,
                 })
                 .boxed()
         },
