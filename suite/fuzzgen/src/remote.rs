@@ -13,8 +13,9 @@ use crate::oracle::{Anomaly, AnomalyKind, Observed, Oracle};
 use crate::request::{FuzzRequest, HttpRequest, TokenTable};
 use crate::vocabulary::Vocabulary;
 
-/// Bytes of randomness behind one request: enough for a dozen parameters with free text.
-const ENTROPY_PER_REQUEST: usize = 768;
+/// Bytes of randomness behind one request: enough that a request with a dozen parameters of
+/// free text still has bytes left for its body (`arbitrary` reads zeros past the end).
+const ENTROPY_PER_REQUEST: usize = 4096;
 
 /// Settings of one remote fuzzing run. [`RemoteFuzzConfig::new`] gives safe defaults.
 #[derive(Debug, Clone)]
@@ -77,11 +78,8 @@ pub async fn exchange(
     request: &HttpRequest,
     timeout: Duration,
     body_cap: usize,
-) -> Result<std::result::Result<Observed, AnomalyKind>> {
-    let mut url = base.clone();
-    let base_path = base.path().trim_end_matches('/');
-    url.set_path(&format!("{base_path}{}", request.path));
-    url.set_query(request.query.as_deref());
+) -> Result<std::result::Result<Observed, Anomaly>> {
+    let url = target_url(base, request);
     let method = reqwest::Method::from_bytes(request.method.as_bytes())
         .context("generated method is not a token")?;
     let mut builder = client.request(method, url);
@@ -125,18 +123,49 @@ pub async fn exchange(
         })
     };
     match tokio::time::timeout(timeout, answer).await {
-        Err(_) => Ok(Err(AnomalyKind::Timeout)),
+        Err(_) => Ok(Err(Anomaly {
+            kind: AnomalyKind::Timeout,
+            detail: format!("no answer within {} ms", timeout.as_millis()),
+        })),
         Ok(Ok(observed)) => Ok(Ok(observed)),
         Ok(Err(error)) if error.is_connect() || error.is_builder() => {
             Err(error).context("request could not be sent")
         }
-        Ok(Err(_)) => Ok(Err(AnomalyKind::Dropped)),
+        Ok(Err(error)) => Ok(Err(Anomaly {
+            kind: AnomalyKind::Dropped,
+            detail: format!("no response: {}", error.without_url()),
+        })),
     }
+}
+
+fn target_url(base: &url::Url, request: &HttpRequest) -> url::Url {
+    let mut url = base.clone();
+    let base_path = base.path().trim_end_matches('/');
+    url.set_path(&format!("{base_path}{}", request.path));
+    url.set_query(request.query.as_deref());
+    url
+}
+
+/// The request as it goes on the wire: URL parsing resolves dot segments and escapes what
+/// the path may not hold, and the saved case must say what was really sent.
+fn as_sent(base: &url::Url, mut request: HttpRequest) -> HttpRequest {
+    let url = target_url(base, &request);
+    let base_path = base.path().trim_end_matches('/');
+    let path = url.path();
+    request.path = path.strip_prefix(base_path).unwrap_or(path).to_string();
+    if !request.path.starts_with('/') {
+        request.path.insert(0, '/');
+    }
+    request.query = url.query().map(str::to_string);
+    request
 }
 
 fn client(timeout: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A fresh connection per request: a server may close a kept-alive connection after
+        // an error, and a request racing that close would be misread as a dropped one.
+        .pool_max_idle_per_host(0)
         .timeout(timeout)
         // Certificates of local test targets are self-signed: the suite tests OAuth, not PKI.
         .danger_accept_invalid_certs(true)
@@ -166,7 +195,7 @@ pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> 
         let Ok(generated) = FuzzRequest::arbitrary(&mut Unstructured::new(&entropy)) else {
             continue;
         };
-        let request = generated.render(&table);
+        let request = as_sent(&config.target, generated.render(&table));
         summary.sent += 1;
         let outcome = match exchange(
             &http,
@@ -188,18 +217,7 @@ pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> 
                 oracle.check(&request, observed),
                 observed.header("location").map(str::to_string),
             ),
-            Err(kind) => (
-                vec![Anomaly {
-                    kind: *kind,
-                    detail: match kind {
-                        AnomalyKind::Timeout => {
-                            format!("no answer within {} ms", config.request_timeout.as_millis())
-                        }
-                        _ => "connection closed without a response".to_string(),
-                    },
-                }],
-                None,
-            ),
+            Err(anomaly) => (vec![anomaly.clone()], None),
         };
         for anomaly in anomalies {
             summary.anomalies += 1;
@@ -249,13 +267,7 @@ pub async fn replay_case(
                 let anomalies = oracle.check(&request, &observed);
                 (Some(observed), anomalies)
             }
-            Err(kind) => (
-                None,
-                vec![Anomaly {
-                    kind,
-                    detail: "no response".to_string(),
-                }],
-            ),
+            Err(anomaly) => (None, vec![anomaly]),
         },
     )
 }

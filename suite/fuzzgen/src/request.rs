@@ -148,7 +148,12 @@ fn byte(u: &mut Unstructured) -> ArbResult<u8> {
 }
 
 fn text(u: &mut Unstructured) -> ArbResult<String> {
-    let len = u16::from_le_bytes([byte(u)?, byte(u)?]) as usize;
+    // One length byte; 0xFF escapes to a two-byte length. Short texts are the common case,
+    // so random bytes do not spend the whole input on one string.
+    let len = match byte(u)? {
+        0xFF => u16::from_le_bytes([byte(u)?, byte(u)?]) as usize,
+        short => short as usize,
+    };
     let len = len.min(MAX_TEXT).min(u.len());
     let mut value = String::from_utf8_lossy(u.bytes(len)?).into_owned();
     // Replacement characters can make the text longer than its bytes; keep it encodable.
@@ -166,7 +171,12 @@ fn put_text(out: &mut Vec<u8>, value: &str) {
         end -= 1;
     }
     let bytes = &value.as_bytes()[..end];
-    out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+    if bytes.len() < 0xFF {
+        out.push(bytes.len() as u8);
+    } else {
+        out.push(0xFF);
+        out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+    }
     out.extend_from_slice(bytes);
 }
 
