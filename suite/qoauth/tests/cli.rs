@@ -559,3 +559,88 @@ fn serve_with_a_bad_fixture_exits_2() {
     assert!(out.stderr.contains("fixture.json"), "{}", out.describe());
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The first ```json block after `heading` in the README.
+fn readme_json_after(readme: &str, heading: &str) -> String {
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has {heading:?}"));
+    let rest = &readme[start..];
+    let open = rest.find("```json\n").expect("a json block") + "```json\n".len();
+    let close = rest[open..].find("```").expect("the block ends") + open;
+    rest[open..close].to_owned()
+}
+
+#[test]
+fn readme_examples_and_options_match_the_binary() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let dir = temp_dir("readme");
+    let profile = dir.join("profile.json");
+    let baseline = dir.join("baseline.json");
+    std::fs::write(
+        &profile,
+        readme_json_after(&readme, "## Testing a real target"),
+    )
+    .unwrap();
+    std::fs::write(&baseline, readme_json_after(&readme, "## Baselines")).unwrap();
+
+    // The profile takes its secret from the environment, as the README says.
+    let out = run(&[
+        "run",
+        "--dry-run",
+        "--profile",
+        path_str(&profile),
+        "--baseline",
+        path_str(&baseline),
+        "--filter",
+        "token.client_credentials",
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(
+        out.stderr.contains("QOAUTH_CONFIDENTIAL_SECRET"),
+        "{}",
+        out.describe()
+    );
+    let mut child = qoauth()
+        .args([
+            "run",
+            "--dry-run",
+            "--profile",
+            path_str(&profile),
+            "--baseline",
+            path_str(&baseline),
+            "--filter",
+            "token.client_credentials",
+        ])
+        .env("QOAUTH_CONFIDENTIAL_SECRET", "readme-example-secret")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = reader(child.stdout.take().unwrap());
+    let err = reader(child.stderr.take().unwrap());
+    let status = wait_with_deadline(&mut child, DEADLINE).expect("dry run finishes");
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert!(status.success(), "{out}\n{err}");
+    assert!(out.contains("against https://staging.example.com (profile staging)"));
+    assert!(
+        !out.contains("readme-example-secret"),
+        "dry run prints the secret"
+    );
+
+    // Every option the README's table documents exists.
+    let help = run(&["run", "--help"]).stdout;
+    let flags: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `--"))
+        .filter_map(|l| l.split([' ', '`']).next())
+        .collect();
+    assert!(flags.len() >= 8, "{flags:?}");
+    for flag in flags {
+        assert!(
+            help.contains(&format!("--{flag}")),
+            "--{flag} is not in run --help"
+        );
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
