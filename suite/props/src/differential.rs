@@ -5,7 +5,7 @@
 //! code) is recorded for information, so a team sees how its server differs.
 
 use crate::exec::Executed;
-use crate::rules::{Verdict, Violation};
+use crate::rules::Violation;
 use crate::scenario::Scenario;
 use serde_json::json;
 
@@ -77,13 +77,4 @@ pub fn compare(
         }
     }
     worst
-}
-
-/// The verdict a disagreement gives a property run (info never fails it).
-pub fn verdict(d: Option<(Class, Violation)>) -> (Verdict, Option<Class>) {
-    match d {
-        None => (Verdict::Held, None),
-        Some((Class::Info, _)) => (Verdict::Held, Some(Class::Info)),
-        Some((c, v)) => (Verdict::Broken(Box::new(v)), Some(c)),
-    }
 }

@@ -83,10 +83,6 @@ impl Target {
         })
     }
 
-    pub fn budget_left(&self) -> bool {
-        self.engine.budget_left()
-    }
-
     pub fn requests(&self) -> u64 {
         self.engine
             .requests

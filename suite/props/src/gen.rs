@@ -136,10 +136,6 @@ pub enum AssertionKind {
 }
 
 impl AssertionKind {
-    pub fn valid(self) -> bool {
-        matches!(self, AssertionKind::Valid | AssertionKind::ValidRs256)
-    }
-
     /// The `client_assertion` generator of the case format.
     pub fn generator(self) -> Value {
         let mut g = json!({"client": "assertion"});
@@ -697,12 +693,6 @@ fn redirect_variant(role: &str) -> BoxedStrategy<Option<String>> {
         Some(String::new()),
     ])
     .boxed()
-}
-
-/// Whether a rendered redirect URI variant is the registered one (templates resolved
-/// by the caller).
-pub fn is_own_redirect(variant: &str, role: &str) -> bool {
-    variant == format!("{{{{clients.{role}.redirect_uri}}}}")
 }
 
 /// A GET /oauth/authorize request: valid for a client, then mutated.

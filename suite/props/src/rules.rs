@@ -653,15 +653,13 @@ pub fn scope_never_widens(ctx: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict {
                     );
                 }
             }
-            None if grant != gen::GRANT_REFRESH => {
-                if g.contains(&"offline_access") {
-                    return broken(
-                        i,
-                        "offline_access is never granted unless requested",
-                        format!("scope {granted:?}"),
-                        json!({"status": 200, "json": {"/scope": {"not_contains": "offline_access"}}}),
-                    );
-                }
+            None if grant != gen::GRANT_REFRESH && g.contains(&"offline_access") => {
+                return broken(
+                    i,
+                    "offline_access is never granted unless requested",
+                    format!("scope {granted:?}"),
+                    json!({"status": 200, "json": {"/scope": {"not_contains": "offline_access"}}}),
+                );
             }
             None => {}
         }

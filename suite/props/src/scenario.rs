@@ -75,13 +75,6 @@ impl Req {
         self.params.retain(|(k, _)| k != name);
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// The endpoint by path, for findings and case ids.
     pub fn endpoint(&self) -> &'static str {
         if self.path.starts_with("/oauth/authorize") {
@@ -237,7 +230,7 @@ fn enc_keep_templates(s: &str) -> String {
             break;
         };
         out.extend(url::form_urlencoded::byte_serialize(
-            rest[..start].as_bytes(),
+            &rest.as_bytes()[..start],
         ));
         out.push_str(&rest[start..start + end + 2]);
         rest = &rest[start + end + 2..];

@@ -45,13 +45,16 @@ pub enum Fault {
     EchoesSecrets,
 }
 
+/// A response taken apart: status, headers, body.
+type Parts = (StatusCode, Vec<(String, String)>, Vec<u8>);
+
 #[derive(Default)]
 struct FaultState {
     fault: Option<Fault>,
     /// Code -> challenge, learned from authorize requests and their redirects.
     challenges: Mutex<HashMap<String, String>>,
     /// Single-flight answers by credential.
-    replies: Mutex<HashMap<String, Arc<OnceCell<(StatusCode, Vec<(String, String)>, Vec<u8>)>>>>,
+    replies: Mutex<HashMap<String, Arc<OnceCell<Parts>>>>,
 }
 
 fn params(body: &[u8], ct: &str) -> HashMap<String, String> {
@@ -82,7 +85,7 @@ fn s256(v: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(v.as_bytes()))
 }
 
-async fn split(resp: Response) -> (StatusCode, Vec<(String, String)>, Vec<u8>) {
+async fn split(resp: Response) -> Parts {
     let status = resp.status();
     let headers = resp
         .headers()
