@@ -12,7 +12,7 @@ run_dir="$here/.run"
 rm -rf "$run_dir"
 mkdir -p "$run_dir"
 
-say() { printf '== %s\n' "$*" >&2; }
+say() { printf '== [%4ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { printf 'interop: %s\n' "$*" >&2; exit 2; }
 
 for tool in node npm python3; do
@@ -21,6 +21,8 @@ done
 [ -n "${QOAUTH_BIN:-}" ] || command -v cargo >/dev/null || die "cargo is not on PATH"
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || die "node >= 20 is needed (found $(node --version))"
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
+  || die "python3 >= 3.10 is needed (found $(python3 --version 2>&1))"
 
 pids=()
 cleanup() {
