@@ -847,7 +847,15 @@ fn compile_key(kp: &str, k: &JwkSpec) -> Result<ClientKey, FixtureError> {
         }
         (alg @ ("RS256" | "RS512"), "RSA") => {
             let n = b64("n", &k.n)?;
-            b64("e", &k.e)?;
+            if b64("e", &k.e)?.is_empty() {
+                return Err(invalid(format!("{kp}.e"), "must not be empty"));
+            }
+            if n.is_empty() {
+                return Err(invalid(
+                    format!("{kp}.n"),
+                    "RSA keys must be at least 2048 bits",
+                ));
+            }
             let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
             if bits < 2048 {
                 return Err(invalid(

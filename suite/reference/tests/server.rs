@@ -39,6 +39,14 @@ fn fixture_errors_name_the_field() {
             "clients[4].public_keys[0].alg",
         ),
         (
+            Box::new(|f| f["clients"][4]["public_keys"][1]["n"] = json!("")),
+            "clients[4].public_keys[1].n",
+        ),
+        (
+            Box::new(|f| f["clients"][4]["public_keys"][0]["x"] = json!("")),
+            "clients[4].public_keys[0].x",
+        ),
+        (
             Box::new(|f| f["clients"][0]["secrets"] = json!([])),
             "clients[0].secrets",
         ),
