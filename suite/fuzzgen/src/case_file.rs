@@ -219,11 +219,15 @@ pub fn request_of_case(vocabulary: &Vocabulary, case_file: &Value) -> Result<Htt
         let part = |name: &str| {
             vocabulary.expand_templates(binding.get(name).and_then(Value::as_str).unwrap_or(""))
         };
-        basic = Some(base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            part("user"),
-            part("password")
-        )));
+        // The `basic` generator yields the whole header value.
+        basic = Some(format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                part("user"),
+                part("password")
+            ))
+        ));
     }
     let expand = |text: &str| {
         let text = vocabulary.expand_templates(text);
@@ -263,4 +267,49 @@ pub fn write_case(dir: &Path, case_file: &Value) -> Result<std::path::PathBuf> {
     let text = serde_json::to_string_pretty(case_file)? + "\n";
     std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saved_cases_hold_no_secret_and_replay_to_the_same_request() {
+        let vocabulary = Vocabulary::default_fixture();
+        let secret = "wc-secret-2f8e6a1d9c4b7e30a5f1";
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("web-confidential:{secret}"))
+        );
+        let request = HttpRequest {
+            method: "POST".into(),
+            path: "/oauth/token".into(),
+            query: Some(format!("client_secret={secret}")),
+            headers: vec![
+                ("authorization".into(), basic),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+            ],
+            body: format!("grant_type=client_credentials&client_secret={secret}"),
+        };
+        let anomaly = Anomaly {
+            kind: AnomalyKind::SecretEchoed,
+            detail: format!("echoed {secret}"),
+        };
+        let provenance = Provenance {
+            target: "http://127.0.0.1:1",
+            seed: 1,
+            sequence: 2,
+        };
+        let case = case_for(&vocabulary, &request, &anomaly, None, &provenance);
+        let text = case.to_string();
+        assert!(!text.contains(secret), "secret left in {text}");
+        let encoded_secret =
+            base64::engine::general_purpose::STANDARD.encode(format!("web-confidential:{secret}"));
+        assert!(!text.contains(&encoded_secret));
+        assert!(text.contains("{{clients.confidential.secret}}"));
+        assert_eq!(request_of_case(&vocabulary, &case).unwrap(), request);
+    }
 }
