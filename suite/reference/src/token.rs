@@ -317,7 +317,19 @@ fn authorization_code(
             }
             let fid = s.store.new_family_id();
             rec.redeemed = Some(fid);
-            Outcome::Ok(rec.clone(), fid)
+            let issued = rec.clone();
+            // Remember the redemption as long as its tokens can live, so a late replay
+            // still revokes them (RFC 6749 4.1.2); the binding data is no longer needed.
+            let offline = s.reg.offline_access.is_some_and(|b| rec.scope.contains(b));
+            let ttl = if offline {
+                s.reg.refresh_ttl
+            } else {
+                s.reg.access_ttl
+            };
+            rec.expires_ms = rec.expires_ms.max(now + ttl * 1000);
+            rec.redirect_uri = Box::from("");
+            rec.challenge = Box::from("");
+            Outcome::Ok(issued, fid)
         })
         .unwrap_or(Outcome::Missing);
     let (rec, fid) = match outcome {

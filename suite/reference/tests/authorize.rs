@@ -457,6 +457,39 @@ async fn codes_are_short_lived() {
 }
 
 #[tokio::test]
+async fn a_replay_after_the_code_expired_still_revokes() {
+    let srv = start_with(|f| f["lifetimes"]["code_seconds"] = json!(1)).await;
+    let (code, verifier) = get_code(
+        &srv,
+        PUBLIC_ID,
+        PUBLIC_REDIRECT,
+        "user_default offline_access",
+    )
+    .await;
+    let body = code_body(PUBLIC_ID, &code, PUBLIC_REDIRECT, &verifier);
+    let t: serde_json::Value = post_json(&srv, "/oauth/token", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    expect_error(
+        post_json(&srv, "/oauth/token", &body).await,
+        401,
+        "invalid_grant",
+    )
+    .await;
+    let r = post_json(
+        &srv,
+        "/oauth/token",
+        &json!({"grant_type":"refresh_token","refresh_token":t["refresh_token"]}),
+    )
+    .await;
+    expect_error(r, 401, "invalid_grant").await;
+    srv.shutdown().await;
+}
+
+#[tokio::test]
 async fn login_form_errors_are_envelopes() {
     let srv = start().await;
     let r = http()
