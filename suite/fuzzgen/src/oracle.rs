@@ -137,15 +137,21 @@ impl Oracle {
     /// may legitimately echo it (a `state`, a bad scope name). Credential positions, the
     /// Authorization header and `client_secret` fields, are excluded from that excuse.
     fn echoed_secret(&self, request: &HttpRequest, response: &Observed) -> Option<usize> {
-        let echoable = echoable_text(request);
         let body = String::from_utf8_lossy(&response.body);
-        self.secrets.iter().position(|secret| {
-            let in_response = body.contains(secret.as_str())
+        let in_response = |secret: &str| {
+            body.contains(secret)
                 || response
                     .headers
                     .iter()
-                    .any(|(_, value)| value.contains(secret.as_str()));
-            in_response && !echoable.iter().any(|text| text.contains(secret.as_str()))
+                    .any(|(_, value)| value.contains(secret))
+        };
+        // The request is decoded only when a secret shows up: the common case stays cheap.
+        if !self.secrets.iter().any(|secret| in_response(secret)) {
+            return None;
+        }
+        let echoable = echoable_text(request);
+        self.secrets.iter().position(|secret| {
+            in_response(secret) && !echoable.iter().any(|text| text.contains(secret.as_str()))
         })
     }
 

@@ -592,10 +592,24 @@ fn http_request(request: &HttpRequest) -> Option<http::Request<axum::body::Body>
 /// fixture secret echoed, no redirect to an unregistered URI.
 pub fn router(data: &[u8]) {
     let harness = router_harness();
-    let request = FuzzRequest::from_bytes(data).render(&harness.table);
-    let Some(http_request) = http_request(&request) else {
+    let Some((request, observed)) = router_exchange(data) else {
         return;
     };
+    let anomalies = harness.oracle.check(&request, &observed);
+    assert!(
+        anomalies.is_empty(),
+        "{} {}: {anomalies:?}",
+        request.method,
+        request.path
+    );
+}
+
+/// One router input as the request it renders to and the app's answer; `None` when the
+/// request is not expressible in HTTP (the fuzzer's problem, not the app's).
+pub fn router_exchange(data: &[u8]) -> Option<(HttpRequest, Observed)> {
+    let harness = router_harness();
+    let request = FuzzRequest::from_bytes(data).render(&harness.table);
+    let http_request = http_request(&request)?;
     let started = Instant::now();
     let observed = harness.runtime.block_on(async {
         let response = harness
@@ -630,11 +644,5 @@ pub fn router(data: &[u8]) {
             truncated: false,
         }
     });
-    let anomalies = harness.oracle.check(&request, &observed);
-    assert!(
-        anomalies.is_empty(),
-        "{} {}: {anomalies:?}",
-        request.method,
-        request.path
-    );
+    Some((request, observed))
 }

@@ -121,3 +121,33 @@ fn catalogue_seeds_reach_the_success_paths() {
     assert!(accepted_bodies > 0, "no seed token body parses");
     println!("{accepted_assertions} assertions and {accepted_bodies} token bodies accepted");
 }
+
+/// The router seeds must reach the app's successes (tokens, redirects back to clients), not
+/// only its error paths, or the router target would fuzz little beyond the first check.
+#[test]
+fn catalogue_router_seeds_reach_success_and_redirects() {
+    let seeds = corpus::seeds_from_catalogue(
+        &root().join("cases"),
+        &root().join("suite/reference/fixtures"),
+    )
+    .expect("the catalogue yields seeds");
+    let mut statuses = std::collections::BTreeMap::new();
+    for data in &seeds["router"] {
+        if let Some((_, observed)) = targets::router_exchange(data) {
+            *statuses.entry(observed.status).or_insert(0usize) += 1;
+        }
+    }
+    println!("router seed statuses: {statuses:?}");
+    assert!(
+        statuses.contains_key(&200),
+        "no seed gets a 200: {statuses:?}"
+    );
+    assert!(
+        statuses.contains_key(&302),
+        "no seed gets a redirect: {statuses:?}"
+    );
+    assert!(
+        statuses.keys().any(|s| (400..500).contains(s)),
+        "no seed gets a 4xx"
+    );
+}
