@@ -103,7 +103,9 @@ pub struct Step {
 impl Step {
     /// The label findings and transcripts use: the step's name, or its 1-based index.
     pub fn label(&self, index: usize) -> String {
-        self.name.clone().unwrap_or_else(|| format!("step {}", index + 1))
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("step {}", index + 1))
     }
 
     fn template_names(&self, out: &mut Vec<String>) {
@@ -361,7 +363,16 @@ impl fmt::Display for LoadError {
         if let Some(id) = &self.case_id {
             write!(f, ": case {id}")?;
         }
-        write!(f, ": {}: {}", if self.path.is_empty() { "/" } else { &self.path }, self.message)
+        write!(
+            f,
+            ": {}: {}",
+            if self.path.is_empty() {
+                "/"
+            } else {
+                &self.path
+            },
+            self.message
+        )
     }
 }
 
@@ -452,7 +463,13 @@ impl Catalogue {
             cases: self
                 .cases
                 .iter()
-                .filter(|c| if exact { c.id == pattern } else { c.id.contains(pattern) })
+                .filter(|c| {
+                    if exact {
+                        c.id == pattern
+                    } else {
+                        c.id.contains(pattern)
+                    }
+                })
                 .cloned()
                 .collect(),
         }
@@ -500,7 +517,12 @@ pub fn parse_case_file(file: &Path, text: &str) -> Result<Vec<Case>, Vec<LoadErr
         message,
     };
     let value: Value = serde_json::from_str(text).map_err(|e| {
-        vec![err(None, String::new(), Some(e.line()), format!("not valid JSON: {e}"))]
+        vec![err(
+            None,
+            String::new(),
+            Some(e.line()),
+            format!("not valid JSON: {e}"),
+        )]
     })?;
     let validator = case_schema()
         .as_ref()
@@ -520,23 +542,34 @@ pub fn parse_case_file(file: &Path, text: &str) -> Result<Vec<Case>, Vec<LoadErr
         let deepest: Vec<LoadError> = errors
             .iter()
             .filter(|e| {
-                !errors
-                    .iter()
-                    .any(|o| o.path.len() > e.path.len() && o.path.starts_with(&format!("{}/", e.path)))
+                !errors.iter().any(|o| {
+                    o.path.len() > e.path.len() && o.path.starts_with(&format!("{}/", e.path))
+                })
             })
             .cloned()
             .collect();
         return Err(deepest);
     }
-    let parsed: CaseFile = serde_json::from_value(value.clone())
-        .map_err(|e| vec![err(None, String::new(), None, format!("cannot read cases: {e}"))])?;
+    let parsed: CaseFile = serde_json::from_value(value.clone()).map_err(|e| {
+        vec![err(
+            None,
+            String::new(),
+            None,
+            format!("cannot read cases: {e}"),
+        )]
+    })?;
     let mut cases = Vec::new();
     for (i, mut c) in parsed.cases.into_iter().enumerate() {
         c.file = file.to_path_buf();
         let base = format!("/cases/{i}");
         let (_, line) = locate(&value, text, &base);
         for (path, message) in check_case(&c, &value["cases"][i]) {
-            errors.push(err(Some(c.id.clone()), format!("{base}{path}"), line, message));
+            errors.push(err(
+                Some(c.id.clone()),
+                format!("{base}{path}"),
+                line,
+                message,
+            ));
         }
         cases.push(c);
     }
@@ -618,19 +651,31 @@ fn check_case(case: &Case, raw: &Value) -> Vec<(String, String)> {
         }
         if let Some(l) = &step.login {
             if !crate::profile::CLIENT_ROLES.contains(&l.client.as_str()) {
-                problems.push((format!("{base}/login/client"), format!("unknown client role {:?}", l.client)));
+                problems.push((
+                    format!("{base}/login/client"),
+                    format!("unknown client role {:?}", l.client),
+                ));
             }
             if !crate::profile::USER_ROLES.contains(&l.user.as_str()) {
-                problems.push((format!("{base}/login/user"), format!("unknown user role {:?}", l.user)));
+                problems.push((
+                    format!("{base}/login/user"),
+                    format!("unknown user role {:?}", l.user),
+                ));
             }
         }
         let mut regexes = Vec::new();
         if let Some(e) = &step.expect {
             for (k, m) in &e.headers {
-                regexes.push((format!("{base}/expect/headers/{}/matches", escape_pointer(k)), m));
+                regexes.push((
+                    format!("{base}/expect/headers/{}/matches", escape_pointer(k)),
+                    m,
+                ));
             }
             for (k, m) in e.json.iter() {
-                regexes.push((format!("{base}/expect/json/{}/matches", escape_pointer(k)), m));
+                regexes.push((
+                    format!("{base}/expect/json/{}/matches", escape_pointer(k)),
+                    m,
+                ));
                 if !k.is_empty() && !k.starts_with('/') {
                     problems.push((
                         format!("{base}/expect/json/{}", escape_pointer(k)),
@@ -643,22 +688,34 @@ fn check_case(case: &Case, raw: &Value) -> Vec<(String, String)> {
             }
             if let Some(l) = &e.location {
                 for (k, m) in &l.query {
-                    regexes.push((format!("{base}/expect/location/query/{}/matches", escape_pointer(k)), m));
+                    regexes.push((
+                        format!("{base}/expect/location/query/{}/matches", escape_pointer(k)),
+                        m,
+                    ));
                 }
             }
             if let Some(s) = &e.schema {
                 if !crate::spec::has_schema(s) {
                     problems.push((
                         format!("{base}/expect/schema"),
-                        format!("{s:?} is not a component schema of the vendored spec ({})", crate::spec::schema_names().join(", ")),
+                        format!(
+                            "{s:?} is not a component schema of the vendored spec ({})",
+                            crate::spec::schema_names().join(", ")
+                        ),
                     ));
                 }
             }
         }
         for (k, m) in &step.expect_count {
-            regexes.push((format!("{base}/expect_count/{}/matches", escape_pointer(k)), m));
+            regexes.push((
+                format!("{base}/expect_count/{}/matches", escape_pointer(k)),
+                m,
+            ));
             if k.parse::<u16>().is_err() {
-                problems.push((format!("{base}/expect_count/{}", escape_pointer(k)), format!("{k:?} is not an HTTP status")));
+                problems.push((
+                    format!("{base}/expect_count/{}", escape_pointer(k)),
+                    format!("{k:?} is not an HTTP status"),
+                ));
             }
         }
         for (path, m) in regexes {
@@ -671,17 +728,30 @@ fn check_case(case: &Case, raw: &Value) -> Vec<(String, String)> {
             }
         }
         if (step.concurrent || step.repeat.is_some()) && step.login.is_some() {
-            problems.push((format!("{base}/repeat"), "a login step cannot be repeated".into()));
+            problems.push((
+                format!("{base}/repeat"),
+                "a login step cannot be repeated".into(),
+            ));
         }
         for r in &step.record {
-            if !(r.starts_with('/') || r.starts_with("header:") || r.starts_with("location:") || r.is_empty()) {
-                problems.push((format!("{base}/record"), format!("{r:?} is neither a JSON pointer, header:NAME nor location:PARAM")));
+            if !(r.starts_with('/')
+                || r.starts_with("header:")
+                || r.starts_with("location:")
+                || r.is_empty())
+            {
+                problems.push((
+                    format!("{base}/record"),
+                    format!("{r:?} is neither a JSON pointer, header:NAME nor location:PARAM"),
+                ));
             }
         }
         for (name, cap) in &step.capture {
             if let Capture::Json(p) = cap {
                 if !p.is_empty() && !p.starts_with('/') {
-                    problems.push((format!("{base}/capture/{}/json", escape_pointer(name)), format!("{p:?} is not a JSON pointer")));
+                    problems.push((
+                        format!("{base}/capture/{}/json", escape_pointer(name)),
+                        format!("{p:?} is not a JSON pointer"),
+                    ));
                 }
             }
             scope.add(name);

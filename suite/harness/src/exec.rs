@@ -41,7 +41,11 @@ pub enum Transport {
 impl std::fmt::Display for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Transport::Timeout(d) => write!(f, "no complete response within {} ms (request timeout)", d.as_millis()),
+            Transport::Timeout(d) => write!(
+                f,
+                "no complete response within {} ms (request timeout)",
+                d.as_millis()
+            ),
             Transport::Connect(e) => write!(f, "cannot connect: {e}"),
             Transport::BodyTooLarge(n) => write!(f, "response body exceeds the cap of {n} bytes"),
             Transport::TooManyRedirects(n) => write!(f, "more than {n} redirects (redirect limit)"),
@@ -106,7 +110,9 @@ impl Engine {
     /// Whether the budget has requests left (cases that have not started are skipped
     /// once it is spent).
     pub fn budget_left(&self) -> bool {
-        self.budget.as_ref().is_none_or(|b| b.load(Ordering::Relaxed) > 0)
+        self.budget
+            .as_ref()
+            .is_none_or(|b| b.load(Ordering::Relaxed) > 0)
     }
 
     fn take_budget(&self) -> Result<(), Transport> {
@@ -140,7 +146,12 @@ impl Engine {
     }
 
     /// Sends one request. `retry_429` is false when the step expects a 429 itself.
-    pub async fn send(&self, req: &Prepared, jar: &reqwest::cookie::Jar, retry_429: bool) -> (u32, Result<Observed, Transport>) {
+    pub async fn send(
+        &self,
+        req: &Prepared,
+        jar: &reqwest::cookie::Jar,
+        retry_429: bool,
+    ) -> (u32, Result<Observed, Transport>) {
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -164,13 +175,21 @@ impl Engine {
         }
     }
 
-    async fn send_once(&self, req: &Prepared, jar: &reqwest::cookie::Jar) -> Result<Observed, Transport> {
+    async fn send_once(
+        &self,
+        req: &Prepared,
+        jar: &reqwest::cookie::Jar,
+    ) -> Result<Observed, Transport> {
         self.take_budget()?;
         self.pace().await;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let timeout = self.profile.request_timeout;
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| Transport::Other(format!("bad method: {e}")))?;
-        let mut rb = self.client.request(method, req.url.clone()).timeout(timeout);
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|e| Transport::Other(format!("bad method: {e}")))?;
+        let mut rb = self
+            .client
+            .request(method, req.url.clone())
+            .timeout(timeout);
         let mut has_cookie = false;
         for (k, v) in &req.headers {
             has_cookie |= k.eq_ignore_ascii_case("cookie");
@@ -192,10 +211,19 @@ impl Engine {
             let headers: Vec<(String, String)> = resp
                 .headers()
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
-            let set_cookies: Vec<reqwest::header::HeaderValue> =
-                resp.headers().get_all(reqwest::header::SET_COOKIE).iter().cloned().collect();
+            let set_cookies: Vec<reqwest::header::HeaderValue> = resp
+                .headers()
+                .get_all(reqwest::header::SET_COOKIE)
+                .iter()
+                .cloned()
+                .collect();
             if !set_cookies.is_empty() {
                 jar.set_cookies(&mut set_cookies.iter(), &url);
             }
@@ -209,7 +237,12 @@ impl Engine {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(Observed { status, headers, body, url })
+            Ok(Observed {
+                status,
+                headers,
+                body,
+                url,
+            })
         };
         match tokio::time::timeout(timeout + Duration::from_millis(50), fut).await {
             Ok(r) => r,
@@ -264,7 +297,9 @@ impl Engine {
                 return Ok(obs);
             };
             if let Some(stop) = stop_at {
-                if next.as_str().starts_with(stop) || obs.header("location").is_some_and(|l| l.starts_with(stop)) {
+                if next.as_str().starts_with(stop)
+                    || obs.header("location").is_some_and(|l| l.starts_with(stop))
+                {
                     return Ok(obs);
                 }
             } else if !self.same_target(&next) {
@@ -276,16 +311,26 @@ impl Engine {
             }
             hops += 1;
             if hops > limit {
-                transcript.last_mut().expect("just pushed").error = Some(Transport::TooManyRedirects(limit));
+                transcript.last_mut().expect("just pushed").error =
+                    Some(Transport::TooManyRedirects(limit));
                 return Err(Transport::TooManyRedirects(limit));
             }
             let keep_body = matches!(obs.status, 307 | 308);
             let mut headers: Vec<(String, String)> = extra_headers.to_vec();
             if keep_body {
-                headers.extend(req.headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("cookie")).cloned());
+                headers.extend(
+                    req.headers
+                        .iter()
+                        .filter(|(k, _)| !k.eq_ignore_ascii_case("cookie"))
+                        .cloned(),
+                );
             }
             req = Prepared {
-                method: if keep_body { req.method.clone() } else { "GET".into() },
+                method: if keep_body {
+                    req.method.clone()
+                } else {
+                    "GET".into()
+                },
                 url: next,
                 headers,
                 body: if keep_body { req.body.clone() } else { None },
@@ -296,10 +341,11 @@ impl Engine {
     fn same_target(&self, u: &url::Url) -> bool {
         let Some(h) = u.host_str() else { return false };
         let h = h.trim_start_matches('[').trim_end_matches(']');
-        self.profile
-            .allowed_hosts
-            .iter()
-            .any(|a| a.trim_start_matches('[').trim_end_matches(']').eq_ignore_ascii_case(h))
+        self.profile.allowed_hosts.iter().any(|a| {
+            a.trim_start_matches('[')
+                .trim_end_matches(']')
+                .eq_ignore_ascii_case(h)
+        })
     }
 
     /// Obtains the final redirect of a login: the target's own login (login_hint or a
@@ -315,15 +361,38 @@ impl Engine {
     ) -> Result<Observed, Transport> {
         match &self.profile.login {
             LoginMode::None => Err(Transport::Other("the profile's login mode is none".into())),
-            LoginMode::LoginHint => self.follow(step, authorize, jar, Some(redirect_uri), &[], transcript, sent).await,
+            LoginMode::LoginHint => {
+                self.follow(
+                    step,
+                    authorize,
+                    jar,
+                    Some(redirect_uri),
+                    &[],
+                    transcript,
+                    sent,
+                )
+                .await
+            }
             LoginMode::Session { cookies, headers } => {
                 for (k, v) in cookies {
                     jar.add_cookie_str(&format!("{k}={v}"), &authorize.url);
                 }
-                let extra: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let extra: Vec<(String, String)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 let mut first = authorize;
                 first.headers.extend(extra.iter().cloned());
-                self.follow(step, first, jar, Some(redirect_uri), &extra, transcript, sent).await
+                self.follow(
+                    step,
+                    first,
+                    jar,
+                    Some(redirect_uri),
+                    &extra,
+                    transcript,
+                    sent,
+                )
+                .await
             }
             LoginMode::Interactive => {
                 let _one_at_a_time = self.interactive.lock().await;
@@ -338,7 +407,11 @@ impl Engine {
                 .map_err(|e| Transport::Other(format!("interactive login failed: {e}")))?
                 .map_err(|e| Transport::Other(format!("cannot read the redirect URL: {e}")))?;
                 let line = line.trim().to_string();
-                let final_url = url::Url::parse(&line).map_err(|e| Transport::Other(format!("not a URL ({e}): the interactive login needs the full redirect URL")))?;
+                let final_url = url::Url::parse(&line).map_err(|e| {
+                    Transport::Other(format!(
+                        "not a URL ({e}): the interactive login needs the full redirect URL"
+                    ))
+                })?;
                 let obs = Observed {
                     status: 302,
                     headers: vec![("location".into(), final_url.to_string())],
@@ -359,7 +432,8 @@ impl Engine {
 
     /// Revokes every token the run was issued (RFC 7009); returns (revoked, failed).
     pub async fn revoke_minted(self: &Arc<Self>) -> (u64, u64) {
-        let tokens: Vec<(String, String)> = std::mem::take(&mut *self.minted.lock().expect("minted lock"));
+        let tokens: Vec<(String, String)> =
+            std::mem::take(&mut *self.minted.lock().expect("minted lock"));
         let url = match url::Url::parse(&format!("{}/oauth/revoke", self.profile.base())) {
             Ok(u) => u,
             Err(_) => return (0, tokens.len() as u64),
@@ -373,13 +447,21 @@ impl Engine {
             set.spawn(async move {
                 let _permit = sem.acquire().await;
                 let body = serde_json::json!({"token": token, "token_type_hint": hint}).to_string();
-                let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+                let mut headers =
+                    vec![("content-type".to_string(), "application/json".to_string())];
                 if hint == "access_token" {
                     headers.push(("authorization".into(), format!("Bearer {token}")));
                 }
-                let req = Prepared { method: "POST".into(), url, headers, body: Some(body.into_bytes()) };
+                let req = Prepared {
+                    method: "POST".into(),
+                    url,
+                    headers,
+                    body: Some(body.into_bytes()),
+                };
                 let jar = reqwest::cookie::Jar::default();
-                let (_, r) = me.send(&req, &jar, true).await;
+                // A 429 here counts as a failed revocation rather than holding the run's
+                // end for a rate-limit window.
+                let (_, r) = me.send(&req, &jar, false).await;
                 matches!(r, Ok(o) if o.status / 100 == 2)
             });
         }

@@ -19,7 +19,10 @@ pub fn skip_reason(case: &Case, profile: &Profile) -> Option<String> {
         }
     }
     if case.destructive && !profile.allow_destructive {
-        return Some("destructive case (changes lasting state); the profile does not set allow_destructive".into());
+        return Some(
+            "destructive case (changes lasting state); the profile does not set allow_destructive"
+                .into(),
+        );
     }
     None
 }
@@ -50,7 +53,10 @@ fn text_of(v: Value) -> String {
 }
 
 /// Renders a form or query map (values are strings or arrays, arrays repeat the key).
-fn render_pairs(map: &serde_json::Map<String, Value>, b: &Bindings) -> Result<Vec<(String, String)>> {
+fn render_pairs(
+    map: &serde_json::Map<String, Value>,
+    b: &Bindings,
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (k, v) in map {
         let key = b.render_text(k)?;
@@ -104,7 +110,10 @@ pub fn prepare_request(req: &Request, b: &Bindings) -> Result<Prepared> {
         Some(serde_json::to_vec(&b.render(j)?)?)
     } else if let Some(f) = &req.form {
         if !has_ct {
-            headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+            headers.push((
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            ));
         }
         Some(encode_pairs(&render_pairs(f, b)?).into_bytes())
     } else if let Some(raw) = &req.body {
@@ -174,7 +183,11 @@ pub fn prepare_login(login: &Login, b: &Bindings) -> Result<(Prepared, String)> 
             params.push((k.clone(), v));
         }
     }
-    let url = build_url(profile.base(), "/oauth/authorize", Some(&encode_pairs(&params)))?;
+    let url = build_url(
+        profile.base(),
+        "/oauth/authorize",
+        Some(&encode_pairs(&params)),
+    )?;
     Ok((
         Prepared {
             method: "GET".into(),
@@ -228,7 +241,7 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
     if planned.skip.is_some() {
         return planned;
     }
-    let mut redactor = Redactor::for_profile(profile);
+    let mut redactor = Redactor::for_profile(profile).keep_base_url();
     let mut b = Bindings::new(profile);
     b.placeholders_for_unbound = true;
     let result: Result<()> = (|| {
@@ -243,7 +256,8 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
                 bail!("{label}: neither request nor login");
             };
             for (name, _) in &step.capture {
-                b.vars.insert(name.clone(), Value::String(format!("<capture:{name}>")));
+                b.vars
+                    .insert(name.clone(), Value::String(format!("<capture:{name}>")));
             }
             let ct = prep.header("content-type").map(str::to_string);
             for (k, v) in &prep.headers {
@@ -252,7 +266,10 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
             if let Some(q) = prep.url.query() {
                 redactor.scan_form(q);
             }
-            let body = prep.body.as_ref().and_then(|bd| redactor.body(bd, ct.as_deref()));
+            let body = prep
+                .body
+                .as_ref()
+                .and_then(|bd| redactor.body(bd, ct.as_deref()));
             let headers = prep
                 .headers
                 .iter()

@@ -355,11 +355,10 @@ impl Profile {
             "interactive" => LoginMode::Interactive,
             "none" => LoginMode::None,
             "session" => {
-                let s = raw
-                    .login
-                    .session
-                    .as_ref()
-                    .ok_or_else(|| anyhow!("login.session: required when login.mode is session"))?;
+                let s =
+                    raw.login.session.as_ref().ok_or_else(|| {
+                        anyhow!("login.session: required when login.mode is session")
+                    })?;
                 let mut cookies = BTreeMap::new();
                 for (k, v) in &s.cookies {
                     cookies.insert(k.clone(), v.resolve(&format!("login.session.cookies.{k}"))?);
@@ -370,9 +369,9 @@ impl Profile {
                 }
                 LoginMode::Session { cookies, headers }
             }
-            other => bail!(
-                "login.mode: {other:?} is not one of login_hint, session, interactive, none"
-            ),
+            other => {
+                bail!("login.mode: {other:?} is not one of login_hint, session, interactive, none")
+            }
         };
         let ca_pem = match &raw.tls.ca_file {
             Some(f) => {
@@ -450,7 +449,9 @@ impl Profile {
             h.eq_ignore_ascii_case(host)
                 || (h.starts_with("*.")
                     && host.len() > h.len() - 1
-                    && host.to_ascii_lowercase().ends_with(&h[1..].to_ascii_lowercase()))
+                    && host
+                        .to_ascii_lowercase()
+                        .ends_with(&h[1..].to_ascii_lowercase()))
         }) {
             Ok(())
         } else {
@@ -503,7 +504,9 @@ impl Profile {
             return None;
         }
         Some(match capability {
-            "login" => "the profile's login mode is none, so no authorization code can be obtained".into(),
+            "login" => {
+                "the profile's login mode is none, so no authorization code can be obtained".into()
+            }
             c if c.starts_with("client.") => format!("the profile has no {} client", &c[7..]),
             c if c.starts_with("user.") => format!("the profile has no {} user", &c[5..]),
             "rate_limit" => "the profile has no limited client to provoke 429 with".into(),
@@ -634,7 +637,10 @@ fn validate_against_schema(value: &serde_json::Value) -> std::result::Result<(),
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!("profile does not match profile.schema.json: {}", errors.join("; ")))
+        Err(format!(
+            "profile does not match profile.schema.json: {}",
+            errors.join("; ")
+        ))
     }
 }
 

@@ -47,7 +47,12 @@ const VOLATILE_HEADERS: &[&str] = &[
 ];
 
 /// Headers dropped from transcripts: they restate the body or the connection.
-const DROPPED_HEADERS: &[&str] = &["content-length", "connection", "keep-alive", "transfer-encoding"];
+const DROPPED_HEADERS: &[&str] = &[
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+];
 
 /// Longest body text kept in a transcript.
 pub const MAX_TRANSCRIPT_BODY: usize = 4096;
@@ -62,6 +67,8 @@ fn patterns() -> &'static [(Regex, &'static str, bool)] {
             (re(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "uuid", true),
             (re(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"), "timestamp", false),
             (re(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2}[ -][A-Z][a-z]{2}[ -]\d{4} \d{2}:\d{2}:\d{2} GMT"), "http-date", false),
+            // Waits and remaining times in messages ("wait 44 seconds") move with the clock.
+            (re(r"\b\d+ (seconds?|minutes?|ms|milliseconds?)\b"), "n", false),
             // Unix seconds between 2017 and 2047: clock readings, not data.
             (re(r"\b(1[5-9]|2[0-4])\d{8}\b"), "unix_time", false),
         ]
@@ -104,11 +111,18 @@ impl Redactor {
         r
     }
 
+    /// Leaves the target's URL readable (a dry-run listing names where requests go).
+    pub fn keep_base_url(mut self) -> Redactor {
+        self.base_url = None;
+        self
+    }
+
     fn insert_named(&mut self, value: &str, placeholder: &str) {
         if value.len() < 4 || self.known.contains_key(value) {
             return;
         }
-        self.known.insert(value.to_string(), placeholder.to_string());
+        self.known
+            .insert(value.to_string(), placeholder.to_string());
         self.order.push(value.to_string());
         // The same value travels percent-encoded in queries and forms.
         let enc = crate::template::form_encode(value);
@@ -137,20 +151,28 @@ impl Redactor {
         self.order.iter().map(String::as_str)
     }
 
-    /// Registers the sensitive fields of a JSON document or form.
+    /// Registers the sensitive fields of a JSON document. `code` counts only at the top
+    /// level: nested, it is an error code (`errors[].code`), which reports must show.
     pub fn scan_json(&mut self, v: &Value) {
+        self.scan_json_at(v, 0);
+    }
+
+    fn scan_json_at(&mut self, v: &Value, depth: usize) {
         match v {
             Value::Object(o) => {
                 for (k, x) in o {
                     match x {
-                        Value::String(s) if SENSITIVE_FIELDS.contains(&k.as_str()) => {
+                        Value::String(s)
+                            if SENSITIVE_FIELDS.contains(&k.as_str())
+                                && (depth == 0 || k != "code") =>
+                        {
                             self.register(k, s);
                         }
-                        _ => self.scan_json(x),
+                        _ => self.scan_json_at(x, depth + 1),
                     }
                 }
             }
-            Value::Array(a) => a.iter().for_each(|x| self.scan_json(x)),
+            Value::Array(a) => a.iter().for_each(|x| self.scan_json_at(x, depth + 1)),
             _ => {}
         }
     }
@@ -214,13 +236,18 @@ impl Redactor {
             if !re.is_match(&out) {
                 continue;
             }
-            let found: Vec<String> = re.find_iter(&out).map(|m| m.as_str().to_string()).collect();
-            for f in found {
-                let p = if *numbered {
-                    self.register(kind, &f)
+            if !*numbered {
+                let rep = if *kind == "n" {
+                    "<n> $1".to_string()
                 } else {
                     format!("<{kind}>")
                 };
+                out = re.replace_all(&out, rep.as_str()).into_owned();
+                continue;
+            }
+            let found: Vec<String> = re.find_iter(&out).map(|m| m.as_str().to_string()).collect();
+            for f in found {
+                let p = self.register(kind, &f);
                 out = out.replace(&f, &p);
             }
         }
@@ -263,7 +290,8 @@ impl Redactor {
         if TIME_FIELDS.contains(&last) && !v.is_null() {
             return Value::String("<timestamp>".into());
         }
-        if SENSITIVE_FIELDS.contains(&last) {
+        let top_level = pointer.matches('/').count() == 1;
+        if SENSITIVE_FIELDS.contains(&last) && (top_level || last != "code") {
             if let Value::String(s) = v {
                 return Value::String(self.register(last, s));
             }
@@ -326,7 +354,10 @@ impl Redactor {
                 if scheme.is_empty() {
                     p
                 } else {
-                    format!("{scheme} {}", p.split_once(' ').map_or(p.as_str(), |(_, r)| r))
+                    format!(
+                        "{scheme} {}",
+                        p.split_once(' ').map_or(p.as_str(), |(_, r)| r)
+                    )
                 }
             }
             "set-cookie" => {

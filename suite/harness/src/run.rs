@@ -7,7 +7,9 @@ use crate::exec::{Engine, Prepared, RawExchange, Transport};
 use crate::plan::{bind_lets, prepare_login, prepare_request, skip_reason};
 use crate::profile::Profile;
 use crate::redact::Redactor;
-use crate::result::{CaseResult, Exchange, Finding, RecordedRequest, RecordedResponse, RunResult, RunStats, Verdict};
+use crate::result::{
+    CaseResult, Exchange, Finding, RecordedRequest, RecordedResponse, RunResult, RunStats, Verdict,
+};
 use crate::template::Bindings;
 use crate::verdict::{self, Observed};
 use serde_json::Value;
@@ -31,8 +33,9 @@ pub enum Progress<'a> {
 }
 
 pub type ProgressFn = Arc<dyn Fn(Progress<'_>) + Send + Sync>;
-/// Receives every raw sensitive value a case saw (tests use it to prove none leaked).
-pub type SensitiveFn = Arc<dyn Fn(&str) + Send + Sync>;
+/// Receives (case id, raw value) for every sensitive value a case saw; tests use it to
+/// prove none leaked into that case's result.
+pub type SensitiveFn = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct RunOptions {
@@ -72,7 +75,11 @@ impl std::fmt::Debug for RunOptions {
 /// Runs `cases` against the profile's target. Fails only when the run cannot start (the
 /// target host is not allowed, the HTTP client cannot be built); everything the target
 /// does becomes a verdict.
-pub async fn run(cases: &[Arc<Case>], profile: &Profile, options: &RunOptions) -> anyhow::Result<RunResult> {
+pub async fn run(
+    cases: &[Arc<Case>],
+    profile: &Profile,
+    options: &RunOptions,
+) -> anyhow::Result<RunResult> {
     profile.check_target()?;
     let started_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -103,7 +110,11 @@ pub async fn run(cases: &[Arc<Case>], profile: &Profile, options: &RunOptions) -
             Ok((i, r)) => {
                 done += 1;
                 if let Some(p) = &options.progress {
-                    p(Progress::CaseDone { done, total, result: &r });
+                    p(Progress::CaseDone {
+                        done,
+                        total,
+                        result: &r,
+                    });
                 }
                 results[i] = Some(r);
             }
@@ -132,7 +143,11 @@ pub async fn run(cases: &[Arc<Case>], profile: &Profile, options: &RunOptions) -
     let stats = RunStats {
         requests,
         wall_ms: wall.as_secs_f64() * 1000.0,
-        requests_per_second: if wall.as_secs_f64() > 0.0 { requests as f64 / wall.as_secs_f64() } else { 0.0 },
+        requests_per_second: if wall.as_secs_f64() > 0.0 {
+            requests as f64 / wall.as_secs_f64()
+        } else {
+            0.0
+        },
         peak_rss_bytes: peak_rss_bytes(),
     };
     Ok(RunResult {
@@ -156,12 +171,27 @@ pub fn peak_rss_bytes() -> Option<u64> {
 /// anything against an unreachable target.
 pub async fn preflight(profile: &Profile) -> anyhow::Result<()> {
     profile.check_target()?;
-    let host = profile.base_url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = profile
+        .base_url
+        .host_str()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let port = profile.base_url.port_or_known_default().unwrap_or(443);
-    match tokio::time::timeout(profile.request_timeout, tokio::net::TcpStream::connect((host.as_str(), port))).await {
+    match tokio::time::timeout(
+        profile.request_timeout,
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => anyhow::bail!("target {} is unreachable: {e}", profile.base()),
-        Err(_) => anyhow::bail!("target {} did not accept a connection within {} ms", profile.base(), profile.request_timeout.as_millis()),
+        Err(_) => anyhow::bail!(
+            "target {} did not accept a connection within {} ms",
+            profile.base(),
+            profile.request_timeout.as_millis()
+        ),
     }
 }
 
@@ -230,9 +260,16 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         error: None,
     };
     let timeout = profile.case_timeout;
-    let outcome = tokio::time::timeout(timeout, steps(engine, case, &profile, &mut redactor, &mut st)).await;
+    let outcome = tokio::time::timeout(
+        timeout,
+        steps(engine, case, &profile, &mut redactor, &mut st),
+    )
+    .await;
     if outcome.is_err() {
-        st.error = Some(format!("the case did not finish within {} ms (case timeout)", timeout.as_millis()));
+        st.error = Some(format!(
+            "the case did not finish within {} ms (case timeout)",
+            timeout.as_millis()
+        ));
     }
     result.verdict = match &st.error {
         Some(_) => Verdict::Error,
@@ -250,14 +287,22 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
     };
     result.findings = st.findings;
     for (step, key, v) in st.records {
-        let name = if case.steps.len() > 1 { format!("{step} {key}") } else { key.clone() };
-        let v = if key.starts_with('/') { redactor.json_at(&key, &v) } else { redact_record(&mut redactor, &key, &v) };
+        let name = if case.steps.len() > 1 {
+            format!("{step} {key}")
+        } else {
+            key.clone()
+        };
+        let v = if key.starts_with('/') {
+            redactor.json_at(&key, &v)
+        } else {
+            redact_record(&mut redactor, &key, &v)
+        };
         result.records.insert(name, v);
     }
     result.reason = result.reason.map(|r| redactor.text(&r));
     if let Some(sink) = sink {
         for v in redactor.values() {
-            sink(v);
+            sink(&case.id, v);
         }
     }
     result.duration_ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -277,7 +322,11 @@ fn shorten(expected: &str, actual: &str) -> String {
         .split_once("contains \"")
         .and_then(|(_, r)| r.strip_suffix('"'))
         .filter(|n| !n.is_empty());
-    let at = needle.and_then(|n| actual.find(n).or_else(|| actual.find(&n.replace('"', "\\\""))));
+    let at = needle.and_then(|n| {
+        actual
+            .find(n)
+            .or_else(|| actual.find(&n.replace('"', "\\\"")))
+    });
     let (mut start, mut end) = match at {
         Some(at) => (at.saturating_sub(80), (at + 160).min(actual.len())),
         None => (0, MAX_ACTUAL),
@@ -299,8 +348,13 @@ fn shorten(expected: &str, actual: &str) -> String {
 fn redact_record(r: &mut Redactor, key: &str, v: &Value) -> Value {
     match v {
         Value::String(s) => {
-            let name = key.split_once(':').map_or("", |(_, n)| n).to_ascii_lowercase();
-            if key.starts_with("location:") && crate::redact::SENSITIVE_FIELDS.contains(&name.as_str()) {
+            let name = key
+                .split_once(':')
+                .map_or("", |(_, n)| n)
+                .to_ascii_lowercase();
+            if key.starts_with("location:")
+                && crate::redact::SENSITIVE_FIELDS.contains(&name.as_str())
+            {
                 return Value::String(r.register(&name, s));
             }
             if key.starts_with("header:") {
@@ -312,7 +366,13 @@ fn redact_record(r: &mut Redactor, key: &str, v: &Value) -> Value {
     }
 }
 
-async fn steps(engine: &Arc<Engine>, case: &Case, profile: &Profile, redactor: &mut Redactor, st: &mut CaseState) {
+async fn steps(
+    engine: &Arc<Engine>,
+    case: &Case,
+    profile: &Profile,
+    redactor: &mut Redactor,
+    st: &mut CaseState,
+) {
     let mut b = Bindings::new(profile);
     if let Err(e) = bind_lets(case, &mut b, redactor) {
         st.error = Some(format!("{e:#}"));
@@ -370,17 +430,36 @@ async fn steps(engine: &Arc<Engine>, case: &Case, profile: &Profile, redactor: &
     }
 }
 
+/// Whether a captured value is a credential: by the capture's name, or by where it came
+/// from (a top-level token field, a Location parameter such as `code`, a cookie).
 fn is_secret_capture(name: &str, step: &Step) -> bool {
+    use crate::redact::SENSITIVE_FIELDS;
     let n = name.to_ascii_lowercase();
-    let src = match step.capture.get(name) {
-        Some(crate::cases::Capture::Json(p)) => p.to_ascii_lowercase(),
-        Some(crate::cases::Capture::LocationQuery(q)) => q.to_ascii_lowercase(),
-        Some(crate::cases::Capture::Header(h)) => h.to_ascii_lowercase(),
-        _ => String::new(),
+    let by_name = [
+        "token",
+        "secret",
+        "assertion",
+        "verifier",
+        "cookie",
+        "session",
+    ]
+    .iter()
+    .any(|k| n.contains(k))
+        || n == "code"
+        || n == "state";
+    let by_source = match step.capture.get(name) {
+        Some(crate::cases::Capture::Json(p)) => {
+            let top = p.trim_start_matches('/');
+            !top.contains('/') && SENSITIVE_FIELDS.contains(&top)
+        }
+        Some(crate::cases::Capture::LocationQuery(q)) => SENSITIVE_FIELDS.contains(&q.as_str()),
+        Some(crate::cases::Capture::Header(h)) => {
+            let h = h.to_ascii_lowercase();
+            h == "set-cookie" || h == "authorization"
+        }
+        _ => false,
     };
-    ["token", "code", "state", "verifier", "secret", "assertion", "cookie", "session"]
-        .iter()
-        .any(|k| n.contains(k) || src.contains(k))
+    by_name || by_source
 }
 
 /// Sends a step; returns the response expectations judge (the last) and every status.
@@ -394,7 +473,16 @@ async fn run_step(
 ) -> Result<Option<(Observed, Vec<u16>)>, String> {
     if let Some(login) = &step.login {
         let (prep, redirect_uri) = prepare_login(login, b).map_err(|e| format!("{e:#}"))?;
-        let r = engine.login(label, prep, &redirect_uri, jar, &mut st.transcript, &mut st.requests).await;
+        let r = engine
+            .login(
+                label,
+                prep,
+                &redirect_uri,
+                jar,
+                &mut st.transcript,
+                &mut st.requests,
+            )
+            .await;
         return match r {
             Ok(o) => {
                 let s = o.status;
@@ -407,7 +495,11 @@ async fn run_step(
         return Err("neither request nor login".into());
     };
     let prep = prepare_request(req, b).map_err(|e| format!("{e:#}"))?;
-    let expects_429 = step.expect.as_ref().and_then(|e| e.status.as_ref()).is_some_and(|s| s.contains(429))
+    let expects_429 = step
+        .expect
+        .as_ref()
+        .and_then(|e| e.status.as_ref())
+        .is_some_and(|s| s.contains(429))
         || step.expect_count.contains_key("429");
     let times = step.repeat.unwrap_or(1).max(1);
     if req.follow_redirects {
@@ -415,7 +507,15 @@ async fn run_step(
         let mut statuses = Vec::new();
         for _ in 0..times {
             let o = engine
-                .follow(label, prep.clone(), jar, None, &[], &mut st.transcript, &mut st.requests)
+                .follow(
+                    label,
+                    prep.clone(),
+                    jar,
+                    None,
+                    &[],
+                    &mut st.transcript,
+                    &mut st.requests,
+                )
                 .await
                 .map_err(|e| e.to_string())?;
             statuses.push(o.status);
@@ -423,45 +523,55 @@ async fn run_step(
         }
         return Ok(last.map(|l| (l, statuses)));
     }
-    let outcomes: Vec<(Prepared, Duration, u32, Result<Observed, Transport>)> = if step.concurrent && times > 1 {
-        let mut set = tokio::task::JoinSet::new();
-        for i in 0..times {
-            let engine = Arc::clone(engine);
-            let jar = Arc::clone(jar);
-            let prep = prep.clone();
-            set.spawn(async move {
-                let t = Instant::now();
-                let (n, r) = engine.send(&prep, &jar, !expects_429).await;
-                (i, prep, t.elapsed(), n, r)
-            });
-        }
-        let mut all = Vec::new();
-        while let Some(j) = set.join_next().await {
-            all.push(j.map_err(|e| format!("concurrent request task failed: {e}"))?);
-        }
-        // Arrival order is a race; order by outcome so transcripts are reproducible.
-        all.sort_by_key(|(i, _, _, _, r)| (r.as_ref().map(|o| o.status).unwrap_or(0), *i));
-        all.into_iter().map(|(_, p, d, n, r)| (p, d, n, r)).collect()
-    } else {
-        let mut all = Vec::new();
-        for _ in 0..times {
-            let t = Instant::now();
-            let (n, r) = engine.send(&prep, jar, !expects_429).await;
-            let failed = r.is_err();
-            all.push((prep.clone(), t.elapsed(), n, r));
-            if failed {
-                break;
+    let outcomes: Vec<(Prepared, Duration, u32, Result<Observed, Transport>)> =
+        if step.concurrent && times > 1 {
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..times {
+                let engine = Arc::clone(engine);
+                let jar = Arc::clone(jar);
+                let prep = prep.clone();
+                set.spawn(async move {
+                    let t = Instant::now();
+                    let (n, r) = engine.send(&prep, &jar, !expects_429).await;
+                    (i, prep, t.elapsed(), n, r)
+                });
             }
-        }
-        all
-    };
+            let mut all = Vec::new();
+            while let Some(j) = set.join_next().await {
+                all.push(j.map_err(|e| format!("concurrent request task failed: {e}"))?);
+            }
+            // Arrival order is a race; order by outcome so transcripts are reproducible.
+            all.sort_by_key(|(i, _, _, _, r)| (r.as_ref().map(|o| o.status).unwrap_or(0), *i));
+            all.into_iter()
+                .map(|(_, p, d, n, r)| (p, d, n, r))
+                .collect()
+        } else {
+            let mut all = Vec::new();
+            for _ in 0..times {
+                let t = Instant::now();
+                let (n, r) = engine.send(&prep, jar, !expects_429).await;
+                let failed = r.is_err();
+                all.push((prep.clone(), t.elapsed(), n, r));
+                if failed {
+                    break;
+                }
+            }
+            all
+        };
     let mut statuses = Vec::new();
     let mut last = None;
     let mut first_error = None;
+    // Racing requests finish in any order and the losers' answers may differ in wording;
+    // the label lets snapshots keep only what a race cannot change.
+    let label = if step.concurrent && times > 1 {
+        format!("{label} {CONCURRENT_MARK}")
+    } else {
+        label.to_string()
+    };
     for (p, d, n, r) in outcomes {
         st.requests += n;
         st.transcript.push(RawExchange {
-            step: label.to_string(),
+            step: label.clone(),
             request: p,
             response: r.as_ref().ok().cloned(),
             error: r.as_ref().err().cloned(),
@@ -488,7 +598,12 @@ async fn run_step(
 
 /// Turns raw exchanges into redacted, normalized transcript entries. Sensitive values
 /// are registered in transcript order first, so numbering follows order of appearance.
-pub(crate) fn redact_transcript(r: &mut Redactor, profile: &Profile, raw: &[RawExchange], captured: &[(String, String)]) -> Vec<Exchange> {
+pub(crate) fn redact_transcript(
+    r: &mut Redactor,
+    profile: &Profile,
+    raw: &[RawExchange],
+    captured: &[(String, String)],
+) -> Vec<Exchange> {
     for ex in raw {
         if let Some(q) = ex.request.url.query() {
             r.scan_form(q);
@@ -523,7 +638,10 @@ pub(crate) fn redact_transcript(r: &mut Redactor, profile: &Profile, raw: &[RawE
     raw.iter()
         .map(|ex| {
             let full = ex.request.url.as_str();
-            let target = full.strip_prefix(&base).map(str::to_string).unwrap_or_else(|| full.to_string());
+            let target = full
+                .strip_prefix(&base)
+                .map(str::to_string)
+                .unwrap_or_else(|| full.to_string());
             let mut headers = BTreeMap::new();
             for (k, v) in &ex.request.headers {
                 if let Some(v) = r.header(k, v) {
@@ -534,7 +652,11 @@ pub(crate) fn redact_transcript(r: &mut Redactor, profile: &Profile, raw: &[RawE
                 method: ex.request.method.clone(),
                 target: r.text(&target),
                 headers,
-                body: ex.request.body.as_ref().and_then(|b| r.body(b, ex.request.header("content-type"))),
+                body: ex
+                    .request
+                    .body
+                    .as_ref()
+                    .and_then(|b| r.body(b, ex.request.header("content-type"))),
             };
             let response = ex.response.as_ref().map(|o| {
                 let mut headers = BTreeMap::new();
@@ -577,11 +699,21 @@ fn scan_body(r: &mut Redactor, body: &[u8], ct: Option<&str>) {
     }
 }
 
-/// The part of a case result that must not change between runs: no timings.
+/// Marks transcript entries of a concurrent step.
+const CONCURRENT_MARK: &str = "[concurrent]";
+
+/// The part of a case result that must not change between runs: no timings, and of
+/// racing requests only statuses and headers (which of them wins, and how the losers
+/// word their refusal, is the race's to decide; `expect_count` judges the outcome).
 pub fn snapshot(result: &CaseResult) -> Value {
     let mut transcript = result.transcript.clone();
     for ex in &mut transcript {
         ex.elapsed_ms = None;
+        if ex.step.ends_with(CONCURRENT_MARK) {
+            if let Some(r) = &mut ex.response {
+                r.body = None;
+            }
+        }
     }
     serde_json::json!({
         "id": result.id,

@@ -14,7 +14,8 @@ fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
         let doc: Value =
-            serde_json::from_str(include_str!("../../../cases/openapi/qlik-oauth.json")).unwrap_or(Value::Null);
+            serde_json::from_str(include_str!("../../../cases/openapi/qlik-oauth.json"))
+                .unwrap_or(Value::Null);
         let components = doc
             .pointer("/components/schemas")
             .cloned()
@@ -59,7 +60,17 @@ fn convert(v: &mut Value) {
                     e.push(Value::Null);
                 }
             }
-            for k in ["nullable", "example", "examples", "discriminator", "xml", "externalDocs", "readOnly", "writeOnly", "deprecated"] {
+            for k in [
+                "nullable",
+                "example",
+                "examples",
+                "discriminator",
+                "xml",
+                "externalDocs",
+                "readOnly",
+                "writeOnly",
+                "deprecated",
+            ] {
                 o.remove(k);
             }
             for (_, x) in o.iter_mut() {
@@ -89,7 +100,11 @@ pub fn check(name: &str, instance: &Value) -> Result<(), Vec<String>> {
                 .iter_errors(instance)
                 .map(|e| {
                     let p = e.instance_path().to_string();
-                    format!("{}: {}", if p.is_empty() { "/".into() } else { p }, short(&e.to_string()))
+                    format!(
+                        "{}: {}",
+                        if p.is_empty() { "/".into() } else { p },
+                        short(&e.to_string())
+                    )
                 })
                 .collect();
             if errs.is_empty() {

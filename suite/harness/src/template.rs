@@ -62,7 +62,11 @@ pub fn names_with_paths(v: &Value, base: &str) -> Vec<(String, String)> {
             }
             Value::Object(o) => {
                 for (k, x) in o {
-                    walk(x, format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")), out);
+                    walk(
+                        x,
+                        format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")),
+                        out,
+                    );
                 }
             }
             _ => {}
@@ -96,8 +100,12 @@ impl<'a> Bindings<'a> {
         match self.profile.lookup(name) {
             Ok(Some(v)) => Ok(Value::String(v)),
             Ok(None) => bail!("the profile has no value for {{{{{name}}}}}"),
-            Err(_) if self.placeholders_for_unbound => Ok(Value::String(format!("<capture:{name}>"))),
-            Err(_) => bail!("{{{{{name}}}}} is not bound (no let, capture or profile value of that name)"),
+            Err(_) if self.placeholders_for_unbound => {
+                Ok(Value::String(format!("<capture:{name}>")))
+            }
+            Err(_) => {
+                bail!("{{{{{name}}}}} is not bound (no let, capture or profile value of that name)")
+            }
         }
     }
 
@@ -108,7 +116,8 @@ impl<'a> Bindings<'a> {
             return Ok(Value::String(s.to_string()));
         }
         let trimmed = s.trim();
-        if names.len() == 1 && trimmed.starts_with("{{") && trimmed.ends_with("}}") && s == trimmed {
+        if names.len() == 1 && trimmed.starts_with("{{") && trimmed.ends_with("}}") && s == trimmed
+        {
             let inner = &s[2..s.len() - 2];
             if !inner.contains("{{") && !inner.contains("}}") {
                 return self.lookup(inner.trim());
@@ -138,7 +147,9 @@ impl<'a> Bindings<'a> {
     pub fn render(&self, v: &Value) -> Result<Value> {
         Ok(match v {
             Value::String(s) => self.render_str(s)?,
-            Value::Array(a) => Value::Array(a.iter().map(|x| self.render(x)).collect::<Result<_>>()?),
+            Value::Array(a) => {
+                Value::Array(a.iter().map(|x| self.render(x)).collect::<Result<_>>()?)
+            }
             Value::Object(o) => {
                 let mut m = serde_json::Map::new();
                 for (k, x) in o {
@@ -173,12 +184,16 @@ pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility)> {
         Value::Object(o) => o,
         other => bail!("a let binding must be a template or a generator, not {other}"),
     };
-    let (kind, spec) = obj.iter().next().ok_or_else(|| anyhow!("empty generator"))?;
+    let (kind, spec) = obj
+        .iter()
+        .next()
+        .ok_or_else(|| anyhow!("empty generator"))?;
     let int = |k: &str, d: i64| spec.get(k).and_then(Value::as_i64).unwrap_or(d);
     match kind.as_str() {
         "pkce_verifier" => {
             let len = int("length", 64).clamp(1, 4096) as usize;
-            const ALPHA: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+            const ALPHA: &[u8] =
+                b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
             Ok((Value::String(random_from(ALPHA, len)), Volatility::Random))
         }
         "s256" => {
@@ -190,13 +205,22 @@ pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility)> {
         }
         "random" => {
             let len = int("length", 32).clamp(1, 1 << 20) as usize;
-            let alphabet: &[u8] = match spec.get("alphabet").and_then(Value::as_str).unwrap_or("alnum") {
+            let alphabet: &[u8] = match spec
+                .get("alphabet")
+                .and_then(Value::as_str)
+                .unwrap_or("alnum")
+            {
                 "hex" => b"0123456789abcdef",
-                "unreserved" => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~",
+                "unreserved" => {
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+                }
                 "lower" => b"abcdefghijklmnopqrstuvwxyz",
                 _ => b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
             };
-            Ok((Value::String(random_from(alphabet, len)), Volatility::Random))
+            Ok((
+                Value::String(random_from(alphabet, len)),
+                Volatility::Random,
+            ))
         }
         "repeat" => {
             let text = b.render_text(spec.get("text").and_then(Value::as_str).unwrap_or(""))?;
@@ -206,7 +230,10 @@ pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility)> {
         "basic" => {
             let user = b.render_text(spec.get("user").and_then(Value::as_str).unwrap_or(""))?;
             let pass = b.render_text(spec.get("password").and_then(Value::as_str).unwrap_or(""))?;
-            let encode = spec.get("form_encode").and_then(Value::as_bool).unwrap_or(true);
+            let encode = spec
+                .get("form_encode")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
             let (u, p) = if encode {
                 (form_encode(&user), form_encode(&pass))
             } else {
@@ -215,12 +242,18 @@ pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility)> {
             let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
             Ok((Value::String(format!("Basic {token}")), Volatility::Stable))
         }
-        "client_assertion" => Ok((Value::String(client_assertion(spec, b)?), Volatility::Random)),
+        "client_assertion" => Ok((
+            Value::String(client_assertion(spec, b)?),
+            Volatility::Random,
+        )),
         "unix_time" => {
             let offset = int("offset", 0);
             Ok((Value::from(now_unix() + offset), Volatility::Random))
         }
-        "uuid" => Ok((Value::String(uuid::Uuid::new_v4().to_string()), Volatility::Random)),
+        "uuid" => Ok((
+            Value::String(uuid::Uuid::new_v4().to_string()),
+            Volatility::Random,
+        )),
         other => bail!("unknown generator {other:?}"),
     }
 }
@@ -235,7 +268,8 @@ fn random_from(alphabet: &[u8], len: usize) -> String {
 
 /// BASE64URL(SHA256(ascii(verifier))) without padding, RFC 7636 4.2.
 pub fn s256(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
 }
 
 /// application/x-www-form-urlencoded encoding of one value (RFC 6749 2.3.1 for Basic).
@@ -252,7 +286,10 @@ pub fn now_unix() -> i64 {
 
 fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
-    let role = spec.get("client").and_then(Value::as_str).unwrap_or("assertion");
+    let role = spec
+        .get("client")
+        .and_then(Value::as_str)
+        .unwrap_or("assertion");
     let client = b
         .profile
         .clients
@@ -264,7 +301,15 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
         .map(str::to_string)
         .or_else(|| client.keys.first().map(|k| k.alg.clone()))
         .unwrap_or_else(|| "ES384".into());
-    let family = |a: &str| if a.starts_with("ES") { "EC" } else if a.starts_with("RS") { "RSA" } else { "other" };
+    let family = |a: &str| {
+        if a.starts_with("ES") {
+            "EC"
+        } else if a.starts_with("RS") {
+            "RSA"
+        } else {
+            "other"
+        }
+    };
     let registered = client
         .keys
         .iter()
@@ -282,7 +327,10 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
     let kid: Option<String> = match spec.get("kid") {
         Some(Value::Null) => None,
         Some(Value::String(s)) => Some(b.render_text(s)?),
-        _ => key.kid.clone().or_else(|| registered.and_then(|k| k.kid.clone())),
+        _ => key
+            .kid
+            .clone()
+            .or_else(|| registered.and_then(|k| k.kid.clone())),
     };
     let now = now_unix();
     let iat = now + spec.get("iat_offset").and_then(Value::as_i64).unwrap_or(0);
@@ -290,10 +338,16 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
     let mut claims = serde_json::Map::new();
     claims.insert("iss".into(), Value::String(client.id.clone()));
     claims.insert("sub".into(), Value::String(client.id.clone()));
-    claims.insert("aud".into(), Value::String(b.profile.token_endpoint.clone()));
+    claims.insert(
+        "aud".into(),
+        Value::String(b.profile.token_endpoint.clone()),
+    );
     claims.insert("exp".into(), Value::from(exp));
     claims.insert("iat".into(), Value::from(iat));
-    claims.insert("jti".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    claims.insert(
+        "jti".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
     if let Some(Value::Object(extra)) = spec.get("claims") {
         for (k, v) in extra {
             claims.insert(k.clone(), b.render(v)?);
@@ -316,10 +370,17 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
         }
         "HS256" => {
             // The classic confusion attack: an HMAC keyed with something the server knows.
-            let secret = client.secret.clone().unwrap_or_else(|| String::from_utf8_lossy(&key.pem).into_owned());
+            let secret = client
+                .secret
+                .clone()
+                .unwrap_or_else(|| String::from_utf8_lossy(&key.pem).into_owned());
             let mut header = Header::new(Algorithm::HS256);
             header.kid = kid;
-            Ok(jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(secret.as_bytes()))?)
+            Ok(jsonwebtoken::encode(
+                &header,
+                &claims,
+                &EncodingKey::from_secret(secret.as_bytes()),
+            )?)
         }
         a => {
             let algorithm = match a {

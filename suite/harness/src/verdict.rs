@@ -58,7 +58,10 @@ impl Observed {
     /// First value of a parameter of the Location's query.
     pub fn location_param(&self, name: &str) -> Option<String> {
         let u = self.location()?;
-        let v = u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let v = u
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned());
         v
     }
 }
@@ -151,13 +154,19 @@ fn check_matcher(
         let e = b.render_text(e)?;
         let ok = matches!(actual, Value::String(a) if a.eq_ignore_ascii_case(&e));
         if !ok {
-            fail(format!("equals_ci {}", show(&Value::String(e))), shown.clone());
+            fail(
+                format!("equals_ci {}", show(&Value::String(e))),
+                shown.clone(),
+            );
         }
     }
     if let Some(list) = &m.one_of {
         let list: Vec<Value> = list.iter().map(|x| b.render(x)).collect::<Result<_>>()?;
         if !list.iter().any(|e| loose_eq(e, actual, src)) {
-            fail(format!("one_of {}", show(&Value::Array(list))), shown.clone());
+            fail(
+                format!("one_of {}", show(&Value::Array(list))),
+                shown.clone(),
+            );
         }
     }
     let contains = |needle: &str| -> bool {
@@ -171,14 +180,20 @@ fn check_matcher(
     if let Some(c) = &m.contains {
         let c = b.render_text(c)?;
         if !contains(&c) {
-            fail(format!("contains {}", show(&Value::String(c))), shown.clone());
+            fail(
+                format!("contains {}", show(&Value::String(c))),
+                shown.clone(),
+            );
         }
     }
     if let Some(nc) = &m.not_contains {
         for item in nc.items() {
             let item = b.render_text(item)?;
             if contains(&item) {
-                fail(format!("not_contains {}", show(&Value::String(item))), shown.clone());
+                fail(
+                    format!("not_contains {}", show(&Value::String(item))),
+                    shown.clone(),
+                );
             }
         }
     }
@@ -190,7 +205,10 @@ fn check_matcher(
                     fail(format!("matches /{re_text}/"), shown.clone());
                 }
             }
-            Err(e) => fail(format!("matches /{re_text}/"), format!("bad regular expression: {e}")),
+            Err(e) => fail(
+                format!("matches /{re_text}/"),
+                format!("bad regular expression: {e}"),
+            ),
         }
     }
     if let Some(t) = &m.type_ {
@@ -198,7 +216,9 @@ fn check_matcher(
         let ok = match t.as_str() {
             "number" => matches!(actual, Value::Number(_)),
             "integer" => match actual {
-                Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+                Value::Number(n) => {
+                    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+                }
                 _ => false,
             },
             other => actual_type == other,
@@ -215,12 +235,24 @@ fn check_matcher(
     };
     if let Some(min) = m.min_length {
         if length.is_none_or(|l| l < min) {
-            fail(format!("min_length {min}"), format!("length {} of {shown}", length.map_or("n/a".into(), |l| l.to_string())));
+            fail(
+                format!("min_length {min}"),
+                format!(
+                    "length {} of {shown}",
+                    length.map_or("n/a".into(), |l| l.to_string())
+                ),
+            );
         }
     }
     if let Some(max) = m.max_length {
         if length.is_none_or(|l| l > max) {
-            fail(format!("max_length {max}"), format!("length {} of {shown}", length.map_or("n/a".into(), |l| l.to_string())));
+            fail(
+                format!("max_length {max}"),
+                format!(
+                    "length {} of {shown}",
+                    length.map_or("n/a".into(), |l| l.to_string())
+                ),
+            );
         }
     }
     let number = match actual {
@@ -268,7 +300,13 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
     }
     for (name, m) in &e.headers {
         let v = obs.header(name).map(Value::String);
-        push(check_matcher(&format!("header {}", name.to_ascii_lowercase()), m, v.as_ref(), Source::Text, b)?);
+        push(check_matcher(
+            &format!("header {}", name.to_ascii_lowercase()),
+            m,
+            v.as_ref(),
+            Source::Text,
+            b,
+        )?);
     }
     let json = if e.schema.is_some() || !e.json.is_empty() {
         Some(obs.json())
@@ -280,7 +318,10 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
             Err(why) => push(vec![(format!("body matches schema {name}"), why.clone())]),
             Ok(doc) => {
                 if let Err(errs) = crate::spec::check(name, doc) {
-                    push(vec![(format!("body matches schema {name}"), errs.join("; "))]);
+                    push(vec![(
+                        format!("body matches schema {name}"),
+                        errs.join("; "),
+                    )]);
                 }
             }
         }
@@ -288,7 +329,13 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
     for (pointer, m) in e.json.iter() {
         match json.as_ref().expect("parsed above") {
             Err(why) => push(vec![(format!("{pointer} (JSON body)"), why.clone())]),
-            Ok(doc) => push(check_matcher(pointer, m, doc.pointer(pointer), Source::Json, b)?),
+            Ok(doc) => push(check_matcher(
+                pointer,
+                m,
+                doc.pointer(pointer),
+                Source::Json,
+                b,
+            )?),
         }
     }
     if let Some(l) = &e.location {
@@ -296,24 +343,41 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
         if let Some(uri) = &l.redirect_uri {
             let uri = b.render_text(uri)?;
             let ok = loc.as_deref().is_some_and(|l| {
-                l == uri || (l.starts_with(&uri) && matches!(l.as_bytes().get(uri.len()), Some(b'?') | Some(b'&') | Some(b'#')))
+                l == uri
+                    || (l.starts_with(&uri)
+                        && matches!(
+                            l.as_bytes().get(uri.len()),
+                            Some(b'?') | Some(b'&') | Some(b'#')
+                        ))
             });
             if !ok {
                 push(vec![(
                     format!("Location is {uri} plus a query"),
-                    loc.clone().map_or(format!("no Location (status {})", obs.status), |l| format!("Location {l}")),
+                    loc.clone()
+                        .map_or(format!("no Location (status {})", obs.status), |l| {
+                            format!("Location {l}")
+                        }),
                 )]);
             }
         }
         if let Some(uri) = &l.not_redirect_uri {
             let uri = b.render_text(uri)?;
             if let Some(lv) = loc.as_deref().filter(|lv| lv.starts_with(&uri)) {
-                push(vec![(format!("Location does not start with {uri}"), format!("Location {lv}"))]);
+                push(vec![(
+                    format!("Location does not start with {uri}"),
+                    format!("Location {lv}"),
+                )]);
             }
         }
         for (param, m) in &l.query {
             let v = obs.location_param(param).map(Value::String);
-            push(check_matcher(&format!("Location query {param}"), m, v.as_ref(), Source::Text, b)?);
+            push(check_matcher(
+                &format!("Location query {param}"),
+                m,
+                v.as_ref(),
+                Source::Text,
+                b,
+            )?);
         }
     }
     if let Some(m) = &e.body {
@@ -324,11 +388,22 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
 }
 
 /// For repeated steps: how many responses had each status.
-pub fn check_counts(step: &str, counts: &BTreeMap<String, Matcher>, statuses: &[u16], b: &Bindings) -> Result<Vec<Finding>> {
+pub fn check_counts(
+    step: &str,
+    counts: &BTreeMap<String, Matcher>,
+    statuses: &[u16],
+    b: &Bindings,
+) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     for (status, m) in counts {
         let n = statuses.iter().filter(|s| s.to_string() == *status).count();
-        for (expected, actual) in check_matcher(&format!("count of status {status}"), m, Some(&Value::from(n)), Source::Json, b)? {
+        for (expected, actual) in check_matcher(
+            &format!("count of status {status}"),
+            m,
+            Some(&Value::from(n)),
+            Source::Json,
+            b,
+        )? {
             let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
             for s in statuses {
                 *seen.entry(*s).or_default() += 1;
@@ -345,14 +420,24 @@ pub fn check_counts(step: &str, counts: &BTreeMap<String, Matcher>, statuses: &[
 }
 
 /// Values the step captures for later steps; a missing one is a finding.
-pub fn captures(step_label: &str, step: &Step, obs: &Observed) -> (Vec<(String, Value)>, Vec<Finding>) {
+pub fn captures(
+    step_label: &str,
+    step: &Step,
+    obs: &Observed,
+) -> (Vec<(String, Value)>, Vec<Finding>) {
     let mut out = Vec::new();
     let mut findings = Vec::new();
     for (name, c) in &step.capture {
         let (what, v) = match c {
-            Capture::Json(p) => (format!("{p} in the JSON body"), obs.json().ok().and_then(|d| d.pointer(p).cloned())),
+            Capture::Json(p) => (
+                format!("{p} in the JSON body"),
+                obs.json().ok().and_then(|d| d.pointer(p).cloned()),
+            ),
             Capture::Header(h) => (format!("header {h}"), obs.header(h).map(Value::String)),
-            Capture::LocationQuery(q) => (format!("Location query {q}"), obs.location_param(q).map(Value::String)),
+            Capture::LocationQuery(q) => (
+                format!("Location query {q}"),
+                obs.location_param(q).map(Value::String),
+            ),
             Capture::Status(_) => ("status".into(), Some(Value::from(obs.status))),
         };
         match v {
@@ -402,5 +487,8 @@ pub fn reason_for(findings: &[Finding]) -> Option<String> {
     } else {
         String::new()
     };
-    Some(format!("{}: expected {}, got {}{more}", f.step, f.expected, f.actual))
+    Some(format!(
+        "{}: expected {}, got {}{more}",
+        f.step, f.expected, f.actual
+    ))
 }

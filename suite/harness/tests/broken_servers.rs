@@ -26,12 +26,19 @@ enum Fault {
 }
 
 fn secret_of(headers: &HeaderMap, body: &[u8]) -> Option<String> {
-    let ct = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ct = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if ct.contains("json") {
         let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        v.get("client_secret").and_then(|s| s.as_str()).map(str::to_string)
+        v.get("client_secret")
+            .and_then(|s| s.as_str())
+            .map(str::to_string)
     } else {
-        url::form_urlencoded::parse(body).find(|(k, _)| k == "client_secret").map(|(_, v)| v.into_owned())
+        url::form_urlencoded::parse(body)
+            .find(|(k, _)| k == "client_secret")
+            .map(|(_, v)| v.into_owned())
     }
 }
 
@@ -62,11 +69,19 @@ fn token_app(fault: Fault) -> Router {
 async fn run_sample(fault: Fault) -> qoauth_harness::result::RunResult {
     let addr = serve(token_app(fault)).await;
     let p = profile(addr, json!({}));
-    run(&sample_cases(), &p, &RunOptions::default()).await.expect("run starts")
+    run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .expect("run starts")
 }
 
-fn verdict_of<'a>(r: &'a qoauth_harness::result::RunResult, id: &str) -> &'a qoauth_harness::result::CaseResult {
-    r.cases.iter().find(|c| c.id == id).unwrap_or_else(|| panic!("no result for {id}"))
+fn verdict_of<'a>(
+    r: &'a qoauth_harness::result::RunResult,
+    id: &str,
+) -> &'a qoauth_harness::result::CaseResult {
+    r.cases
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no result for {id}"))
 }
 
 #[tokio::test]
@@ -86,7 +101,10 @@ async fn missing_no_store_fails_and_says_which_header() {
     assert!(reason.contains("header cache-control present"), "{reason}");
     assert!(reason.contains("absent"), "{reason}");
     // The other cases do not depend on the header.
-    assert_eq!(verdict_of(&r, "token.client_credentials.json_body_secret").verdict, Verdict::Pass);
+    assert_eq!(
+        verdict_of(&r, "token.client_credentials.json_body_secret").verdict,
+        Verdict::Pass
+    );
 }
 
 #[tokio::test]
@@ -104,10 +122,22 @@ async fn a_wrong_token_type_fails_naming_the_pointer() {
     let r = run_sample(Fault::TokenTypeMac).await;
     let c = verdict_of(&r, "token.client_credentials.json_body_secret");
     assert_eq!(c.verdict, Verdict::Fail);
-    let all: Vec<String> = c.findings.iter().map(|f| format!("{} / {}", f.expected, f.actual)).collect();
-    assert!(all.iter().any(|f| f.contains("/token_type equals_ci \"bearer\"") && f.contains("\"mac\"")), "{all:?}");
+    let all: Vec<String> = c
+        .findings
+        .iter()
+        .map(|f| format!("{} / {}", f.expected, f.actual))
+        .collect();
+    assert!(
+        all.iter()
+            .any(|f| f.contains("/token_type equals_ci \"bearer\"") && f.contains("\"mac\"")),
+        "{all:?}"
+    );
     // The schema's enum catches it too.
-    assert!(all.iter().any(|f| f.contains("schema oauth-token-response")), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|f| f.contains("schema oauth-token-response")),
+        "{all:?}"
+    );
 }
 
 #[tokio::test]
@@ -120,7 +150,9 @@ async fn should_breaks_warn_and_info_never_fails() {
                    "form": {"grant_type": "client_credentials", "client_id": "{{clients.confidential.id}}", "client_secret": "{{clients.confidential.secret}}"}},
                    "expect": {"headers": {"cache-control": {"contains": "no-store"}}}}]})
     };
-    let cases = common::cases(json!({"cases": [mk("token.x.should", "SHOULD"), mk("token.x.info", "INFO"), mk("token.x.may", "MAY")]}));
+    let cases = common::cases(
+        json!({"cases": [mk("token.x.should", "SHOULD"), mk("token.x.info", "INFO"), mk("token.x.may", "MAY")]}),
+    );
     let r = run(&cases, &p, &RunOptions::default()).await.unwrap();
     assert_eq!(verdict_of(&r, "token.x.should").verdict, Verdict::Warn);
     assert_eq!(verdict_of(&r, "token.x.info").verdict, Verdict::Info);
@@ -138,11 +170,21 @@ async fn an_unreachable_target_gives_error_verdicts_quickly() {
     };
     let p = profile(addr, json!({}));
     let t = Instant::now();
-    let r = run(&sample_cases(), &p, &RunOptions::default()).await.unwrap();
-    assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+    let r = run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
     for c in &r.cases {
         assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
-        assert!(c.reason.as_deref().unwrap().contains("cannot connect"), "{:?}", c.reason);
+        assert!(
+            c.reason.as_deref().unwrap().contains("cannot connect"),
+            "{:?}",
+            c.reason
+        );
     }
     assert!(qoauth_harness::preflight(&p).await.is_err());
 }
@@ -158,13 +200,26 @@ async fn a_hanging_target_gives_error_within_the_request_timeout() {
             held.push(s);
         }
     });
-    let p = profile(addr, json!({"timeouts": {"request_ms": 300, "case_ms": 5000}}));
+    let p = profile(
+        addr,
+        json!({"timeouts": {"request_ms": 300, "case_ms": 5000}}),
+    );
     let t = Instant::now();
-    let r = run(&sample_cases(), &p, &RunOptions::default()).await.unwrap();
-    assert!(t.elapsed() < Duration::from_millis(1500), "took {:?}", t.elapsed());
+    let r = run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .unwrap();
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        t.elapsed()
+    );
     for c in &r.cases {
         assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
-        assert!(c.reason.as_deref().unwrap().contains("within 300 ms"), "{:?}", c.reason);
+        assert!(
+            c.reason.as_deref().unwrap().contains("within 300 ms"),
+            "{:?}",
+            c.reason
+        );
         assert_eq!(c.transcript.len(), 1);
         assert!(c.transcript[0].transport_error.is_some());
     }
@@ -181,15 +236,28 @@ async fn a_slow_case_hits_the_case_timeout() {
         }),
     );
     let addr = serve(app).await;
-    let p = profile(addr, json!({"timeouts": {"request_ms": 2000, "case_ms": 1000}}));
-    let cases = common::cases(json!({"cases": [{"id": "token.slow.case", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
-        "steps": [{"repeat": 10, "request": {"method": "POST", "path": "/oauth/token"}, "expect": {"status": 200}}]}]}));
+    let p = profile(
+        addr,
+        json!({"timeouts": {"request_ms": 2000, "case_ms": 1000}}),
+    );
+    let cases = common::cases(
+        json!({"cases": [{"id": "token.slow.case", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
+        "steps": [{"repeat": 10, "request": {"method": "POST", "path": "/oauth/token"}, "expect": {"status": 200}}]}]}),
+    );
     let t = Instant::now();
     let r = run(&cases, &p, &RunOptions::default()).await.unwrap();
-    assert!(t.elapsed() < Duration::from_millis(1800), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(1800),
+        "took {:?}",
+        t.elapsed()
+    );
     let c = &r.cases[0];
     assert_eq!(c.verdict, Verdict::Error);
-    assert!(c.reason.as_deref().unwrap().contains("case timeout"), "{:?}", c.reason);
+    assert!(
+        c.reason.as_deref().unwrap().contains("case timeout"),
+        "{:?}",
+        c.reason
+    );
 }
 
 /// A raw HTTP/1.1 server that answers every request with `head` and then `chunks`
@@ -221,12 +289,25 @@ async fn raw_server(head: &'static str, chunks: usize) -> std::net::SocketAddr {
 
 #[tokio::test]
 async fn an_oversized_streamed_body_is_cut_and_gives_error() {
-    let addr = raw_server("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n", 64).await;
+    let addr = raw_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n",
+        64,
+    )
+    .await;
     let p = profile(addr, json!({"max_body_bytes": 65536}));
-    let r = run(&sample_cases(), &p, &RunOptions::default()).await.unwrap();
+    let r = run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .unwrap();
     for c in &r.cases {
         assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
-        assert!(c.reason.as_deref().unwrap().contains("exceeds the cap of 65536 bytes"), "{:?}", c.reason);
+        assert!(
+            c.reason
+                .as_deref()
+                .unwrap()
+                .contains("exceeds the cap of 65536 bytes"),
+            "{:?}",
+            c.reason
+        );
     }
 }
 
@@ -235,32 +316,58 @@ async fn an_oversized_declared_body_is_refused_before_reading() {
     let app = Router::new().route("/oauth/token", post(|| async { vec![b'x'; 1 << 20] }));
     let addr = serve(app).await;
     let p = profile(addr, json!({"max_body_bytes": 1000}));
-    let r = run(&sample_cases(), &p, &RunOptions::default()).await.unwrap();
+    let r = run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .unwrap();
     for c in &r.cases {
         assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
-        assert!(c.reason.as_deref().unwrap().contains("exceeds the cap of 1000 bytes"), "{:?}", c.reason);
+        assert!(
+            c.reason
+                .as_deref()
+                .unwrap()
+                .contains("exceeds the cap of 1000 bytes"),
+            "{:?}",
+            c.reason
+        );
     }
 }
 
 fn login_case() -> Vec<Arc<qoauth_harness::Case>> {
-    common::cases(json!({"cases": [{"id": "authorize.login.basic", "title": "t", "level": "MUST", "refs": [{"doc": "RFC6749", "section": "4.1.2"}],
+    common::cases(
+        json!({"cases": [{"id": "authorize.login.basic", "title": "t", "level": "MUST", "refs": [{"doc": "RFC6749", "section": "4.1.2"}],
         "let": {"state": {"random": {"length": 24}}},
         "steps": [{"login": {"client": "confidential", "state": "{{state}}"},
                    "expect": {"status": [302, 303], "location": {"redirect_uri": "{{clients.confidential.redirect_uri}}", "query": {"state": {"equals": "{{state}}"}, "code": {"present": true}}}},
-                   "capture": {"code": {"location_query": "code"}}}]}]}))
+                   "capture": {"code": {"location_query": "code"}}}]}]}),
+    )
 }
 
 #[tokio::test]
 async fn a_redirect_loop_is_bounded() {
     let app = Router::new()
-        .route("/oauth/authorize", get(|| async { (StatusCode::FOUND, [("location", "/loop")]) }))
-        .route("/loop", get(|| async { (StatusCode::FOUND, [("location", "/loop")]) }));
+        .route(
+            "/oauth/authorize",
+            get(|| async { (StatusCode::FOUND, [("location", "/loop")]) }),
+        )
+        .route(
+            "/loop",
+            get(|| async { (StatusCode::FOUND, [("location", "/loop")]) }),
+        );
     let addr = serve(app).await;
     let p = profile(addr, json!({"redirect_limit": 4}));
-    let r = run(&login_case(), &p, &RunOptions::default()).await.unwrap();
+    let r = run(&login_case(), &p, &RunOptions::default())
+        .await
+        .unwrap();
     let c = &r.cases[0];
     assert_eq!(c.verdict, Verdict::Error);
-    assert!(c.reason.as_deref().unwrap().contains("more than 4 redirects"), "{:?}", c.reason);
+    assert!(
+        c.reason
+            .as_deref()
+            .unwrap()
+            .contains("more than 4 redirects"),
+        "{:?}",
+        c.reason
+    );
     assert_eq!(c.requests, 5, "the first request and four redirects");
 }
 
@@ -295,33 +402,65 @@ async fn a_login_follows_redirects_with_cookies_until_the_redirect_uri() {
         );
     let addr = serve(app).await;
     let p = profile(addr, json!({}));
-    let r = run(&login_case(), &p, &RunOptions::default()).await.unwrap();
+    let r = run(&login_case(), &p, &RunOptions::default())
+        .await
+        .unwrap();
     let c = &r.cases[0];
     assert_eq!(c.verdict, Verdict::Pass, "{:?} {:?}", c.reason, c.findings);
     assert_eq!(c.requests, 3);
     let snap = serde_json::to_string(&qoauth_harness::snapshot(c)).unwrap();
-    assert!(!snap.contains("c0de-8h2k4m6n8p0r2t4v6x8z"), "code leaked: {snap}");
-    assert!(!snap.contains("Zx81kQ2mP0vLr7TnW3yB5cD9"), "cookie leaked: {snap}");
-    assert!(snap.contains("<code#1>") && snap.contains("<cookie#1>") && snap.contains("<state#1>"), "{snap}");
+    assert!(
+        !snap.contains("c0de-8h2k4m6n8p0r2t4v6x8z"),
+        "code leaked: {snap}"
+    );
+    assert!(
+        !snap.contains("Zx81kQ2mP0vLr7TnW3yB5cD9"),
+        "cookie leaked: {snap}"
+    );
+    assert!(
+        snap.contains("<code#1>") && snap.contains("<cookie#1>") && snap.contains("<state#1>"),
+        "{snap}"
+    );
 }
 
 #[tokio::test]
 async fn login_mode_none_skips_with_the_reason() {
-    let p = profile("127.0.0.1:9".parse().unwrap(), json!({"login": {"mode": "none"}}));
-    let r = run(&login_case(), &p, &RunOptions::default()).await.unwrap();
+    let p = profile(
+        "127.0.0.1:9".parse().unwrap(),
+        json!({"login": {"mode": "none"}}),
+    );
+    let r = run(&login_case(), &p, &RunOptions::default())
+        .await
+        .unwrap();
     let c = &r.cases[0];
     assert_eq!(c.verdict, Verdict::Skip);
-    assert!(c.reason.as_deref().unwrap().contains("login mode is none"), "{:?}", c.reason);
+    assert!(
+        c.reason.as_deref().unwrap().contains("login mode is none"),
+        "{:?}",
+        c.reason
+    );
     assert_eq!(c.requests, 0);
 }
 
 #[tokio::test]
 async fn a_missing_client_role_skips_with_the_reason() {
-    let p = profile("127.0.0.1:9".parse().unwrap(), json!({"clients": {"public": {"id": "p"}}}));
-    let r = run(&sample_cases(), &p, &RunOptions::default()).await.unwrap();
+    let p = profile(
+        "127.0.0.1:9".parse().unwrap(),
+        json!({"clients": {"public": {"id": "p"}}}),
+    );
+    let r = run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .unwrap();
     for c in &r.cases {
         assert_eq!(c.verdict, Verdict::Skip);
-        assert!(c.reason.as_deref().unwrap().contains("no confidential client"), "{:?}", c.reason);
+        assert!(
+            c.reason
+                .as_deref()
+                .unwrap()
+                .contains("no confidential client"),
+            "{:?}",
+            c.reason
+        );
     }
 }
 
@@ -335,18 +474,42 @@ async fn retry_after_on_429_is_honoured() {
             let h = Arc::clone(&h);
             async move {
                 if h.fetch_add(1, Ordering::SeqCst) == 0 {
-                    return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}").into_response();
+                    return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "{}")
+                        .into_response();
                 }
-                ([("content-type", "application/json"), ("cache-control", "no-store")], r#"{"access_token":"a","token_type":"bearer"}"#).into_response()
+                (
+                    [
+                        ("content-type", "application/json"),
+                        ("cache-control", "no-store"),
+                    ],
+                    r#"{"access_token":"a","token_type":"bearer"}"#,
+                )
+                    .into_response()
             }
         }),
     );
     let addr = serve(app).await;
     let p = profile(addr, json!({}));
-    let cases: Vec<_> = sample_cases().into_iter().filter(|c| c.id.ends_with("no_store")).collect();
+    let cases: Vec<_> = sample_cases()
+        .into_iter()
+        .filter(|c| c.id.ends_with("no_store"))
+        .collect();
     let t = Instant::now();
-    let r = run(&cases, &p, &RunOptions { revoke: false, ..RunOptions::default() }).await.unwrap();
-    assert!(t.elapsed() >= Duration::from_millis(900), "did not wait: {:?}", t.elapsed());
+    let r = run(
+        &cases,
+        &p,
+        &RunOptions {
+            revoke: false,
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "did not wait: {:?}",
+        t.elapsed()
+    );
     assert_eq!(r.cases[0].verdict, Verdict::Pass, "{:?}", r.cases[0].reason);
     assert_eq!(r.cases[0].requests, 2);
     assert_eq!(hits.load(Ordering::SeqCst), 2);
@@ -356,20 +519,34 @@ async fn retry_after_on_429_is_honoured() {
 async fn the_request_budget_stops_the_run_cleanly() {
     let addr = serve(token_app(Fault::None)).await;
     let p = profile(addr, json!({"request_budget": 2}));
-    let opts = RunOptions { concurrency: 1, revoke: false, ..RunOptions::default() };
+    let opts = RunOptions {
+        concurrency: 1,
+        revoke: false,
+        ..RunOptions::default()
+    };
     let r = run(&sample_cases(), &p, &opts).await.unwrap();
     assert_eq!(r.stats.requests, 2);
     let last = r.cases.last().unwrap();
     assert_eq!(last.verdict, Verdict::Skip);
-    assert!(last.reason.as_deref().unwrap().contains("budget"), "{:?}", last.reason);
+    assert!(
+        last.reason.as_deref().unwrap().contains("budget"),
+        "{:?}",
+        last.reason
+    );
 }
 
 #[tokio::test]
 async fn a_host_outside_allowed_hosts_is_refused() {
     let addr = serve(token_app(Fault::None)).await;
     let p = profile(addr, json!({"allowed_hosts": ["tenant.example.com"]}));
-    let err = run(&sample_cases(), &p, &RunOptions::default()).await.unwrap_err();
-    assert!(err.to_string().contains("not in the profile's allowed_hosts"), "{err}");
+    let err = run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("not in the profile's allowed_hosts"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -382,14 +559,18 @@ async fn issued_tokens_are_revoked_at_the_end() {
             let rv = Arc::clone(&rv);
             async move {
                 let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-                rv.lock().unwrap().push(v["token"].as_str().unwrap().to_string());
+                rv.lock()
+                    .unwrap()
+                    .push(v["token"].as_str().unwrap().to_string());
                 "{}"
             }
         }),
     );
     let addr = serve(app).await;
     let p = profile(addr, json!({}));
-    let r = run(&sample_cases(), &p, &RunOptions::default()).await.unwrap();
+    let r = run(&sample_cases(), &p, &RunOptions::default())
+        .await
+        .unwrap();
     // Two cases get a token; each is revoked once.
     assert_eq!(revoked.lock().unwrap().len(), 2);
     assert_eq!(r.stats.requests, 5);

@@ -9,7 +9,8 @@ fn errors(text: &str) -> Vec<LoadError> {
     parse_case_file(Path::new("cases/token/bad.json"), text).expect_err("must be refused")
 }
 
-const GOOD_STEP: &str = r#"{"request": {"method": "POST", "path": "/oauth/token"}, "expect": {"status": 200}}"#;
+const GOOD_STEP: &str =
+    r#"{"request": {"method": "POST", "path": "/oauth/token"}, "expect": {"status": 200}}"#;
 
 fn file_with(case_body: &str) -> String {
     format!(
@@ -29,13 +30,19 @@ fn an_unknown_field_names_file_id_path_and_line() {
     assert!(e.path.starts_with("/cases/0/steps/0"), "{}", e.path);
     assert_eq!(e.line, Some(4));
     let shown = e.to_string();
-    assert!(shown.starts_with("cases/token/bad.json:4: case token.bad.case: /cases/0/steps/0"), "{shown}");
+    assert!(
+        shown.starts_with("cases/token/bad.json:4: case token.bad.case: /cases/0/steps/0"),
+        "{shown}"
+    );
     assert!(shown.contains("methd"), "{shown}");
 }
 
 #[test]
 fn a_bad_level_is_named() {
-    let text = file_with(&format!(r#"      "steps": [{GOOD_STEP}], "needs": ["teleport"]"#)).replace("\"MUST\"", "\"MUSTNT\"");
+    let text = file_with(&format!(
+        r#"      "steps": [{GOOD_STEP}], "needs": ["teleport"]"#
+    ))
+    .replace("\"MUST\"", "\"MUSTNT\"");
     let errs = errors(&text);
     let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
     assert!(paths.contains(&"/cases/0/level"), "{paths:?}");
@@ -53,7 +60,10 @@ fn an_unknown_template_name_is_a_load_error_with_its_field() {
     let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
     assert_eq!(errs.len(), 2, "{shown:?}");
     assert_eq!(errs[0].path, "/cases/0/steps/0/request/json/client_id");
-    assert!(shown[0].contains("{{clients.confidential.idd}}"), "{shown:?}");
+    assert!(
+        shown[0].contains("{{clients.confidential.idd}}"),
+        "{shown:?}"
+    );
     // A capture is only visible to later steps.
     assert_eq!(errs[1].path, "/cases/0/steps/0/request/json/x");
 }
@@ -65,8 +75,14 @@ fn a_bad_regex_and_an_unknown_schema_are_load_errors() {
     );
     let errs = errors(&text);
     let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
-    assert!(paths.contains(&"/cases/0/steps/0/expect/schema"), "{paths:?}");
-    assert!(paths.contains(&"/cases/0/steps/0/expect/json/~1a/matches"), "{paths:?}");
+    assert!(
+        paths.contains(&"/cases/0/steps/0/expect/schema"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"/cases/0/steps/0/expect/json/~1a/matches"),
+        "{paths:?}"
+    );
 }
 
 #[test]
@@ -96,7 +112,10 @@ fn duplicate_ids_across_files_are_an_error() {
 #[test]
 fn the_committed_catalogue_loads() {
     let cat = Catalogue::load(&Catalogue::default_dir()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(cat.cases.iter().any(|c| c.id == "token.client_credentials.json_body_secret"));
+    assert!(cat
+        .cases
+        .iter()
+        .any(|c| c.id == "token.client_credentials.json_body_secret"));
 }
 
 #[test]
@@ -104,7 +123,10 @@ fn the_reference_profile_loads_and_bad_profiles_are_refused() {
     let p = qoauth_harness::profile::reference_profile().unwrap();
     assert_eq!(p.name, "reference");
     assert!(p.capabilities().contains(&"client.assertion".to_string()));
-    let bad = qoauth_harness::Profile::from_json(r#"{"name": "x", "base_url": "ftp://h", "allowed_hosts": ["h"], "login": {"mode": "none"}}"#, Path::new("."));
+    let bad = qoauth_harness::Profile::from_json(
+        r#"{"name": "x", "base_url": "ftp://h", "allowed_hosts": ["h"], "login": {"mode": "none"}}"#,
+        Path::new("."),
+    );
     assert!(bad.unwrap_err().to_string().contains("base_url"));
     let env = qoauth_harness::Profile::from_json(
         r#"{"name": "x", "base_url": "https://h", "allowed_hosts": ["h"], "login": {"mode": "none"}, "clients": {"confidential": {"id": "c", "secret": {"env": "QOAUTH_TEST_UNSET_SECRET_VAR"}}}}"#,

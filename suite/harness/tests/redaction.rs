@@ -35,15 +35,15 @@ fn echo_app() -> Router {
 
 fn cases() -> Vec<Arc<qoauth_harness::Case>> {
     common::cases(json!({"cases": [{
-        "id": "token.echo.twice", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
-        "let": {"verifier": {"pkce_verifier": {"length": 64}}, "basic": {"basic": {"user": "{{clients.confidential.id}}", "password": "{{clients.confidential.secret}}"}}},
-        "steps": [
-            {"request": {"method": "POST", "path": "/oauth/token", "form": {"client_secret": "{{clients.confidential.secret}}", "code_verifier": "{{verifier}}"}},
-             "expect": {"status": 200, "body": {"not_contains": "{{clients.confidential.secret}}"}},
-             "capture": {"at": {"json": "/access_token"}, "rt": {"json": "/refresh_token"}}},
-            {"request": {"method": "POST", "path": "/oauth/token", "headers": {"authorization": "{{basic}}"}, "json": {"refresh_token": "{{rt}}", "token": "{{at}}"}},
-             "expect": {"status": 200}, "record": ["/access_token", "/expires_at", "header:set-cookie"]}
-        ]}]}))
+    "id": "token.echo.twice", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
+    "let": {"verifier": {"pkce_verifier": {"length": 64}}, "basic": {"basic": {"user": "{{clients.confidential.id}}", "password": "{{clients.confidential.secret}}"}}},
+    "steps": [
+        {"request": {"method": "POST", "path": "/oauth/token", "form": {"client_secret": "{{clients.confidential.secret}}", "code_verifier": "{{verifier}}"}},
+         "expect": {"status": 200, "body": {"not_contains": "{{clients.confidential.secret}}"}},
+         "capture": {"at": {"json": "/access_token"}, "rt": {"json": "/refresh_token"}}},
+        {"request": {"method": "POST", "path": "/oauth/token", "headers": {"authorization": "{{basic}}"}, "json": {"refresh_token": "{{rt}}", "token": "{{at}}"}},
+         "expect": {"status": 200}, "record": ["/access_token", "/expires_at", "header:set-cookie"]}
+    ]}]}))
 }
 
 #[tokio::test]
@@ -54,7 +54,9 @@ async fn secrets_and_tokens_never_reach_results_and_snapshots_are_stable() {
     let s2 = Arc::clone(&seen);
     let opts = RunOptions {
         revoke: false,
-        sensitive_sink: Some(Arc::new(move |v: &str| s2.lock().unwrap().push(v.to_string()))),
+        sensitive_sink: Some(Arc::new(move |_: &str, v: &str| {
+            s2.lock().unwrap().push(v.to_string())
+        })),
         ..RunOptions::default()
     };
     let mut snaps = Vec::new();
@@ -72,7 +74,11 @@ async fn secrets_and_tokens_never_reach_results_and_snapshots_are_stable() {
         snaps.push(serde_json::to_string_pretty(&snapshot(c)).unwrap());
     }
     // Tokens, the verifier, the Basic credentials and the cookie were all seen.
-    assert!(seen.lock().unwrap().len() >= 5, "{:?}", seen.lock().unwrap().len());
+    assert!(
+        seen.lock().unwrap().len() >= 5,
+        "{:?}",
+        seen.lock().unwrap().len()
+    );
     assert_eq!(snaps[0], snaps[1]);
     assert_eq!(snaps[1], snaps[2]);
     assert!(snaps[0].contains("<access_token#1>"), "{}", snaps[0]);
@@ -88,14 +94,31 @@ async fn the_second_step_is_redacted_too() {
     let mut c = (*cs[0]).clone();
     c.steps[0].expect.as_mut().unwrap().body = None;
     cs[0] = Arc::new(c);
-    let r = run(&cs, &p, &RunOptions { revoke: false, ..RunOptions::default() }).await.unwrap();
+    let r = run(
+        &cs,
+        &p,
+        &RunOptions {
+            revoke: false,
+            ..RunOptions::default()
+        },
+    )
+    .await
+    .unwrap();
     let c = &r.cases[0];
-    assert_eq!(c.verdict, qoauth_harness::result::Verdict::Pass, "{:?}", c.reason);
+    assert_eq!(
+        c.verdict,
+        qoauth_harness::result::Verdict::Pass,
+        "{:?}",
+        c.reason
+    );
     assert_eq!(c.transcript.len(), 2);
     let req2 = &c.transcript[1].request;
     assert_eq!(req2.headers["authorization"], "Basic <basic#1>");
     let body2 = req2.body.as_deref().unwrap();
-    assert!(body2.contains("<refresh_token#1>") && body2.contains("<access_token#1>"), "{body2}");
+    assert!(
+        body2.contains("<refresh_token#1>") && body2.contains("<access_token#1>"),
+        "{body2}"
+    );
     assert_eq!(c.records["step 2 /expires_at"], json!("<timestamp>"));
     assert_eq!(c.records["step 2 /access_token"], json!("<access_token#2>"));
 }

@@ -1,1 +1,158 @@
-fn main() {}
+//! Every case of the catalogue as its own test, named by its id, through libtest-mimic:
+//! `cargo test -p qoauth --test conformance -- token.refresh` filters, `--list`,
+//! `--exact` and `--ignored` work, and so does cargo-nextest (each trial works alone in a
+//! fresh process: the target starts lazily on first use).
+//!
+//! Target: the embedded reference by default; `QOAUTH_PROFILE=FILE` and/or
+//! `QOAUTH_TARGET=URL` point it elsewhere. fail, warn and error fail the trial with the
+//! reason; skip is reported as ignored with the reason. Each case's normalized transcript
+//! is an insta snapshot under `reports/snapshots/<profile name>/`.
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use qoauth_harness::result::{CaseResult, Verdict};
+use qoauth_harness::{embedded, plan, run, snapshot, Case, Catalogue, Profile, RunOptions};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// The configured target, before anything is started.
+struct Target {
+    profile: Profile,
+    embedded: bool,
+}
+
+fn configured_target() -> Result<Target, String> {
+    let profile_path = std::env::var_os("QOAUTH_PROFILE").filter(|v| !v.is_empty());
+    let target_url = std::env::var("QOAUTH_TARGET")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let embedded = profile_path.is_none() && target_url.is_none();
+    let profile = match &profile_path {
+        Some(p) => Profile::load(Path::new(p)).map_err(|e| format!("{e:#}"))?,
+        None => qoauth_harness::profile::reference_profile().map_err(|e| format!("{e:#}"))?,
+    };
+    let profile = match target_url {
+        Some(u) => profile
+            .with_base_url(&u)
+            .map_err(|e| format!("QOAUTH_TARGET: {e:#}"))?,
+        None => profile,
+    };
+    Ok(Target { profile, embedded })
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    })
+}
+
+/// The profile to run against, starting the embedded reference on first use (once per
+/// process, so a trial run alone by nextest starts its own).
+fn live_profile(target: &Target) -> Result<&'static Profile, String> {
+    static LIVE: OnceLock<Result<Profile, String>> = OnceLock::new();
+    LIVE.get_or_init(|| {
+        if !target.embedded {
+            return Ok(target.profile.clone());
+        }
+        let e = runtime()
+            .block_on(embedded::start())
+            .map_err(|e| format!("cannot start the embedded reference: {e:#}"))?;
+        let profile = e.profile.clone();
+        // The server lives as long as the process.
+        std::mem::forget(e.server);
+        Ok(profile)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}
+
+fn snapshot_dir(profile: &Profile) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../reports/snapshots")
+        .join(&profile.name)
+}
+
+fn describe_failure(r: &CaseResult) -> String {
+    let mut s = format!(
+        "{} ({:?}): {}",
+        format!("{:?}", r.verdict).to_lowercase(),
+        r.level,
+        r.reason.as_deref().unwrap_or("")
+    );
+    for f in r.findings.iter().skip(1) {
+        s.push_str(&format!(
+            "\n  {}: expected {}, got {}",
+            f.step, f.expected, f.actual
+        ));
+    }
+    if let Some(refs) = r.refs.first() {
+        s.push_str(&format!("\n  clause: {} {}", refs.doc, refs.section));
+    }
+    s
+}
+
+fn run_trial(case: Arc<Case>, target: &'static Target) -> Result<Completion, Failed> {
+    let profile = live_profile(target)?;
+    let opts = RunOptions {
+        concurrency: 1,
+        // An explicit `--ignored` run may include destructive cases.
+        force_destructive: true,
+        ..RunOptions::default()
+    };
+    let result = runtime()
+        .block_on(run(std::slice::from_ref(&case), profile, &opts))
+        .map_err(|e| Failed::from(format!("{e:#}")))?;
+    let r = result
+        .cases
+        .into_iter()
+        .next()
+        .ok_or("the run returned no result")?;
+    match r.verdict {
+        Verdict::Skip => return Ok(Completion::ignored_with(r.reason.unwrap_or_default())),
+        Verdict::Fail | Verdict::Warn | Verdict::Error => return Err(describe_failure(&r).into()),
+        Verdict::Pass | Verdict::Info => {}
+    }
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(snapshot_dir(profile));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.set_input_file(&case.file);
+    let value = snapshot(&r);
+    let id = case.id.clone();
+    settings.bind(|| insta::assert_json_snapshot!(id, value));
+    Ok(Completion::Completed)
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let catalogue = match Catalogue::load(&Catalogue::default_dir()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let target: &'static Target = match configured_target() {
+        Ok(t) => Box::leak(Box::new(t)),
+        Err(e) => {
+            eprintln!("bad target: {e}");
+            std::process::exit(2);
+        }
+    };
+    let trials = catalogue
+        .cases
+        .iter()
+        .map(|case| {
+            // Skipped cases are ignored trials: `--ignored` runs them (destructive ones
+            // then really run; those missing a capability report why they cannot).
+            let ignored = plan::skip_reason(case, &target.profile).is_some();
+            let case = Arc::clone(case);
+            Trial::ignorable_test(case.id.clone(), move || run_trial(case, target))
+                .with_ignored_flag(ignored)
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}

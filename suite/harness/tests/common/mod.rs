@@ -12,7 +12,9 @@ pub const SECRET: &str = "s3cr3t-Confidential-Value-0042";
 
 /// Serves `app` on a free loopback port until the test ends.
 pub async fn serve(app: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -58,5 +60,9 @@ pub fn cases(json: serde_json::Value) -> Vec<Arc<Case>> {
 pub fn sample_cases() -> Vec<Arc<Case>> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/client_credentials.json");
     let text = std::fs::read_to_string(&path).expect("sample case file");
-    parse_case_file(&path, &text).expect("sample loads").into_iter().map(Arc::new).collect()
+    parse_case_file(&path, &text)
+        .expect("sample loads")
+        .into_iter()
+        .map(Arc::new)
+        .collect()
 }
