@@ -65,6 +65,14 @@ pub struct RawExchange {
     pub elapsed: Duration,
 }
 
+/// What a case has sent so far: every exchange, and the number of requests (a 429
+/// retry is one exchange but several requests).
+#[derive(Debug, Default)]
+pub struct Trace {
+    pub exchanges: Vec<RawExchange>,
+    pub sent: u32,
+}
+
 /// The run-wide state every case shares.
 pub struct Engine {
     pub profile: Arc<Profile>,
@@ -274,8 +282,7 @@ impl Engine {
         jar: &reqwest::cookie::Jar,
         stop_at: Option<&str>,
         extra_headers: &[(String, String)],
-        transcript: &mut Vec<RawExchange>,
-        sent: &mut u32,
+        trace: &mut Trace,
     ) -> Result<Observed, Transport> {
         let limit = self.profile.redirect_limit;
         let mut req = first;
@@ -283,8 +290,8 @@ impl Engine {
         loop {
             let started = Instant::now();
             let (n, r) = self.send(&req, jar, true).await;
-            *sent += n;
-            transcript.push(RawExchange {
+            trace.sent += n;
+            trace.exchanges.push(RawExchange {
                 step: step.to_string(),
                 request: req.clone(),
                 response: r.as_ref().ok().cloned(),
@@ -311,7 +318,7 @@ impl Engine {
             }
             hops += 1;
             if hops > limit {
-                transcript.last_mut().expect("just pushed").error =
+                trace.exchanges.last_mut().expect("just pushed").error =
                     Some(Transport::TooManyRedirects(limit));
                 return Err(Transport::TooManyRedirects(limit));
             }
@@ -356,22 +363,13 @@ impl Engine {
         authorize: Prepared,
         redirect_uri: &str,
         jar: &reqwest::cookie::Jar,
-        transcript: &mut Vec<RawExchange>,
-        sent: &mut u32,
+        trace: &mut Trace,
     ) -> Result<Observed, Transport> {
         match &self.profile.login {
             LoginMode::None => Err(Transport::Other("the profile's login mode is none".into())),
             LoginMode::LoginHint => {
-                self.follow(
-                    step,
-                    authorize,
-                    jar,
-                    Some(redirect_uri),
-                    &[],
-                    transcript,
-                    sent,
-                )
-                .await
+                self.follow(step, authorize, jar, Some(redirect_uri), &[], trace)
+                    .await
             }
             LoginMode::Session { cookies, headers } => {
                 for (k, v) in cookies {
@@ -383,16 +381,8 @@ impl Engine {
                     .collect();
                 let mut first = authorize;
                 first.headers.extend(extra.iter().cloned());
-                self.follow(
-                    step,
-                    first,
-                    jar,
-                    Some(redirect_uri),
-                    &extra,
-                    transcript,
-                    sent,
-                )
-                .await
+                self.follow(step, first, jar, Some(redirect_uri), &extra, trace)
+                    .await
             }
             LoginMode::Interactive => {
                 let _one_at_a_time = self.interactive.lock().await;
@@ -418,7 +408,7 @@ impl Engine {
                     body: Vec::new(),
                     url: authorize.url.clone(),
                 };
-                transcript.push(RawExchange {
+                trace.exchanges.push(RawExchange {
                     step: step.to_string(),
                     request: authorize,
                     response: Some(obs.clone()),

@@ -255,7 +255,7 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
             } else {
                 bail!("{label}: neither request nor login");
             };
-            for (name, _) in &step.capture {
+            for name in step.capture.keys() {
                 b.vars
                     .insert(name.clone(), Value::String(format!("<capture:{name}>")));
             }

@@ -68,7 +68,7 @@ fn patterns() -> &'static [(Regex, &'static str, bool)] {
             (re(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?"), "timestamp", false),
             (re(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2}[ -][A-Z][a-z]{2}[ -]\d{4} \d{2}:\d{2}:\d{2} GMT"), "http-date", false),
             // Waits and remaining times in messages ("wait 44 seconds") move with the clock.
-            (re(r"\b\d+ (seconds?|minutes?|ms|milliseconds?)\b"), "n", false),
+            (re(r"\b\d+ (seconds?|minutes?)\b"), "n", false),
             // Unix seconds between 2017 and 2047: clock readings, not data.
             (re(r"\b(1[5-9]|2[0-4])\d{8}\b"), "unix_time", false),
         ]

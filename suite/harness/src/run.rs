@@ -3,7 +3,7 @@
 //! measured, and every token the run was issued revoked at the end.
 
 use crate::cases::{Case, Step};
-use crate::exec::{Engine, Prepared, RawExchange, Transport};
+use crate::exec::{Engine, Prepared, RawExchange, Trace, Transport};
 use crate::plan::{bind_lets, prepare_login, prepare_request, skip_reason};
 use crate::profile::Profile;
 use crate::redact::Redactor;
@@ -215,12 +215,11 @@ fn crashed(case: &Case) -> CaseResult {
 /// Everything a case accumulates, kept outside the timed future so a timeout still
 /// leaves the transcript so far.
 struct CaseState {
-    transcript: Vec<RawExchange>,
+    trace: Trace,
     findings: Vec<Finding>,
     records: Vec<(String, String, Value)>,
     /// Captured values to redact even where no field name marks them.
     captured: Vec<(String, String)>,
-    requests: u32,
     error: Option<String>,
 }
 
@@ -252,11 +251,10 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         return result;
     }
     let mut st = CaseState {
-        transcript: Vec::new(),
+        trace: Trace::default(),
         findings: Vec::new(),
         records: Vec::new(),
         captured: Vec::new(),
-        requests: 0,
         error: None,
     };
     let timeout = profile.case_timeout;
@@ -275,8 +273,9 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         Some(_) => Verdict::Error,
         None => verdict::verdict_for(case.level, &st.findings),
     };
-    result.requests = st.requests;
-    result.transcript = redact_transcript(&mut redactor, &profile, &st.transcript, &st.captured);
+    result.requests = st.trace.sent;
+    result.transcript =
+        redact_transcript(&mut redactor, &profile, &st.trace.exchanges, &st.captured);
     for f in &mut st.findings {
         f.expected = redactor.text(&f.expected);
         f.actual = shorten(&f.expected, &redactor.text(&f.actual));
@@ -474,14 +473,7 @@ async fn run_step(
     if let Some(login) = &step.login {
         let (prep, redirect_uri) = prepare_login(login, b).map_err(|e| format!("{e:#}"))?;
         let r = engine
-            .login(
-                label,
-                prep,
-                &redirect_uri,
-                jar,
-                &mut st.transcript,
-                &mut st.requests,
-            )
+            .login(label, prep, &redirect_uri, jar, &mut st.trace)
             .await;
         return match r {
             Ok(o) => {
@@ -507,15 +499,7 @@ async fn run_step(
         let mut statuses = Vec::new();
         for _ in 0..times {
             let o = engine
-                .follow(
-                    label,
-                    prep.clone(),
-                    jar,
-                    None,
-                    &[],
-                    &mut st.transcript,
-                    &mut st.requests,
-                )
+                .follow(label, prep.clone(), jar, None, &[], &mut st.trace)
                 .await
                 .map_err(|e| e.to_string())?;
             statuses.push(o.status);
@@ -569,8 +553,8 @@ async fn run_step(
         label.to_string()
     };
     for (p, d, n, r) in outcomes {
-        st.requests += n;
-        st.transcript.push(RawExchange {
+        st.trace.sent += n;
+        st.trace.exchanges.push(RawExchange {
             step: label.clone(),
             request: p,
             response: r.as_ref().ok().cloned(),

@@ -102,7 +102,7 @@ fn loose_eq(expected: &Value, actual: &Value, src: Source) -> bool {
         if let Value::String(a) = actual {
             return match expected {
                 Value::String(e) => e == a,
-                other => other.to_string() == *a,
+                other => a.as_str() == other.to_string().as_str(),
             };
         }
     }

@@ -20,9 +20,9 @@ fn file_with(case_body: &str) -> String {
 
 #[test]
 fn an_unknown_field_names_file_id_path_and_line() {
-    let text = file_with(&format!(
-        r#"      "steps": [{{"request": {{"method": "POST", "path": "/oauth/token", "methd": "x"}}}}]"#
-    ));
+    let text = file_with(
+        r#"      "steps": [{"request": {"method": "POST", "path": "/oauth/token", "methd": "x"}}]"#,
+    );
     let errs = errors(&text);
     let e = &errs[0];
     assert_eq!(e.file, Path::new("cases/token/bad.json"));
