@@ -29,8 +29,26 @@ pub const SENSITIVE_FIELDS: &[&str] = &[
     "session_id",
 ];
 
+/// Body fields holding per-request random identifiers: not secret, but they differ on
+/// every run, so they get numbered placeholders too.
+const RANDOM_ID_FIELDS: &[&str] = &[
+    "traceId",
+    "trace_id",
+    "requestId",
+    "request_id",
+    "jti",
+    "correlationId",
+];
+
 /// Body fields holding clock readings.
 const TIME_FIELDS: &[&str] = &["expires_at", "iat", "exp", "nbf", "auth_time", "issued_at"];
+
+/// Body fields holding lifetimes in seconds, rounded to the minute in transcripts.
+const DURATION_FIELDS: &[&str] = &[
+    "expires_in",
+    "refresh_token_expires_in",
+    "refresh_expires_in",
+];
 
 /// Response headers that carry clock readings or counters that move between runs.
 const VOLATILE_HEADERS: &[&str] = &[
@@ -82,6 +100,10 @@ fn high_entropy() -> &'static Regex {
 
 /// Whether a run of characters looks generated (letters and digits mixed, not a word).
 fn looks_random(s: &str) -> bool {
+    let hex = s.bytes().all(|b| b.is_ascii_hexdigit());
+    if s.len() >= 16 && hex && s.bytes().filter(u8::is_ascii_digit).count() >= 6 {
+        return true;
+    }
     let digits = s.bytes().filter(u8::is_ascii_digit).count();
     let letters = s.bytes().filter(u8::is_ascii_alphabetic).count();
     let upper = s.bytes().filter(u8::is_ascii_uppercase).count();
@@ -166,6 +188,9 @@ impl Redactor {
                             if SENSITIVE_FIELDS.contains(&k.as_str())
                                 && (depth == 0 || k != "code") =>
                         {
+                            self.register(k, s);
+                        }
+                        Value::String(s) if RANDOM_ID_FIELDS.contains(&k.as_str()) => {
                             self.register(k, s);
                         }
                         _ => self.scan_json_at(x, depth + 1),
@@ -271,6 +296,12 @@ impl Redactor {
                 for (k, x) in o {
                     let nv = if TIME_FIELDS.contains(&k.as_str()) && !x.is_null() {
                         Value::String("<timestamp>".into())
+                    } else if let (true, Some(n)) =
+                        (DURATION_FIELDS.contains(&k.as_str()), x.as_i64())
+                    {
+                        // A lifetime derived from a clock (an exchanged token keeps its
+                        // subject's remaining time) jitters by a second between runs.
+                        Value::from(if n >= 120 { (n + 30) / 60 * 60 } else { n })
                     } else {
                         self.json(x)
                     };
