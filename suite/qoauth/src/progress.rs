@@ -14,7 +14,8 @@ pub struct RunProgress {
 
 impl RunProgress {
     pub fn new(total: usize) -> Self {
-        let target = if std::io::stderr().is_terminal() {
+        let terminal = std::io::stderr().is_terminal();
+        let target = if terminal {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
@@ -24,6 +25,10 @@ impl RunProgress {
             "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} cases {msg}",
         ) {
             bar.set_style(style);
+        }
+        // Keeps the spinner and clock moving while a slow case holds the count still.
+        if terminal {
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
         }
         Self { bar }
     }
