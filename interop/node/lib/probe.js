@@ -1,7 +1,9 @@
 // Raw HTTP probes, independent of any client library, that tell whether a token a client
 // holds is alive. The reference has no resource API, so an access token proves itself as
 // the subject of a token exchange (RFC 8693) and a refresh token by being redeemed.
-import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE } from './env.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { ACCESS_TOKEN_TYPE, LOGIN_HINT, TOKEN_EXCHANGE } from './env.js';
+import { authorizeInBrowser } from './idp.js';
 
 async function postJson(url, body, headers = {}) {
   const res = await fetch(url, {
@@ -51,15 +53,14 @@ export function errorCodes(json) {
  * Runs an authorization code grant with PKCE outside any client library (Basic for a
  * confidential client), for tests that need a user's token pair to hand to a client.
  */
-export async function codeGrant(baseUrl, client, scope, authorizeInBrowser) {
-  const { createHash, randomBytes } = await import('node:crypto');
+export async function codeGrant(baseUrl, client, scope) {
   const verifier = randomBytes(48).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const url = new URL(`${baseUrl}/oauth/authorize`);
   for (const [k, v] of Object.entries({
     response_type: 'code', client_id: client.id, redirect_uri: client.redirectUri, scope,
     state: randomBytes(8).toString('hex'), code_challenge: challenge, code_challenge_method: 'S256',
-    login_hint: 'alice@example.com',
+    login_hint: LOGIN_HINT,
   })) url.searchParams.set(k, v);
   const callback = new URL(await authorizeInBrowser(url.href, client.redirectUri));
   const code = callback.searchParams.get('code');

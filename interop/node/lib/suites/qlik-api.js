@@ -128,7 +128,7 @@ export function defineQlikApiSuite(targetName) {
       // secret (RFC 6749 4.1.3 requires one). A Node app then hands it the user's tokens
       // through its `accessTokenStorage` hook, as a server-side app that stores tokens does.
       it('refreshes the stored refresh token (secret in the body, no client_id) and retries with a new, working token', async () => {
-        const seed = await codeGrant(baseUrl, confidential, 'user_default offline_access', authorizeInBrowser);
+        const seed = await codeGrant(baseUrl, confidential, 'user_default offline_access');
         isToken(seed.refresh_token, 'seeded refresh token');
         const storage = secretStorage({ access: seed.access_token, refresh: seed.refresh_token });
         resource = await startResourceServer(baseUrl, confidential.id);
