@@ -13,14 +13,23 @@ fn client_credentials_cases() -> Vec<std::sync::Arc<qoauth_harness::Case>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_with_the_generated_certificate() {
-    let target = embedded::start_with(true).await.expect("embedded reference over TLS");
+    let target = embedded::start_with(true)
+        .await
+        .expect("embedded reference over TLS");
     assert!(target.profile.base().starts_with("https://"));
     let cases = client_credentials_cases();
 
     // Trusting exactly the server's certificate.
-    let r = run(&cases, &target.profile, &RunOptions::default()).await.unwrap();
+    let r = run(&cases, &target.profile, &RunOptions::default())
+        .await
+        .unwrap();
     for c in &r.cases {
-        assert!(matches!(c.verdict, Verdict::Pass | Verdict::Info), "{}: {:?}", c.id, c.reason);
+        assert!(
+            matches!(c.verdict, Verdict::Pass | Verdict::Info),
+            "{}: {:?}",
+            c.id,
+            c.reason
+        );
     }
 
     // Accepting any certificate, as a profile may ask for a self-signed test server.
@@ -37,7 +46,10 @@ async fn https_with_the_generated_certificate() {
     for c in &r.cases {
         assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
         let reason = c.reason.as_deref().unwrap().to_ascii_lowercase();
-        assert!(reason.contains("certificate") || reason.contains("connect"), "{reason}");
+        assert!(
+            reason.contains("certificate") || reason.contains("connect"),
+            "{reason}"
+        );
     }
     target.shutdown().await;
 }
