@@ -91,6 +91,35 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_format_is_independent_of_run_order() {
+        let cases = vec![
+            case("token.b", Level::Must, Verdict::Fail),
+            case("authorize.a", Level::Should, Verdict::Warn),
+            case("revoke.c", Level::Must, Verdict::Pass),
+            case("token.a", Level::Info, Verdict::Info),
+        ];
+        let mut reversed = cases.clone();
+        reversed.reverse();
+        let (one, two) = (run_of(cases), run_of(reversed));
+        let today = time::macros::date!(2026 - 01 - 01);
+        let (g1, g2) = (
+            Gate::evaluate(&one, None, today),
+            Gate::evaluate(&two, None, today),
+        );
+        assert_eq!(
+            render_results(&one, &g1).unwrap(),
+            render_results(&two, &g2).unwrap()
+        );
+        assert_eq!(
+            render_junit(&one, &g1).unwrap(),
+            render_junit(&two, &g2).unwrap()
+        );
+        assert_eq!(render_html(&one, &g1), render_html(&two, &g2));
+        assert_eq!(render_markdown(&one, &g1), render_markdown(&two, &g2));
+        assert_eq!(console_summary(&one, &g1), console_summary(&two, &g2));
+    }
+
+    #[test]
     fn write_reports_fails_clearly_on_an_unwritable_dir() {
         let base = temp_dir("blocked");
         let file = base.join("a-file");
