@@ -4,7 +4,7 @@
 //! so this is a thin step runner over the harness's public pieces.
 
 use crate::scenario::{Scenario, Step};
-use qoauth_harness::exec::{Engine, Prepared, RawExchange, Transport};
+use qoauth_harness::exec::{Engine, Prepared, RawExchange, Trace, Transport};
 use qoauth_harness::profile::Profile;
 use qoauth_harness::template::{generate, Bindings};
 use qoauth_harness::verdict::Observed;
@@ -175,17 +175,16 @@ impl Target {
         if let Some(login) = &case_step.login {
             let (prep, redirect_uri) =
                 qoauth_harness::plan::prepare_login(login, b).map_err(missing)?;
+            let mut trace = Trace {
+                exchanges: std::mem::take(&mut run.exchanges),
+                sent: 0,
+            };
             let r = self
                 .engine
-                .login(
-                    step.name(),
-                    prep,
-                    &redirect_uri,
-                    jar,
-                    &mut run.exchanges,
-                    sent,
-                )
+                .login(step.name(), prep, &redirect_uri, jar, &mut trace)
                 .await;
+            run.exchanges = trace.exchanges;
+            *sent += trace.sent;
             return r
                 .map(|_| ())
                 .map_err(|error| Stop::Transport { step: 0, error });

@@ -27,7 +27,6 @@ pub use runner::{default_out_dir, regressions_dir, Found, Options};
 use anyhow::{anyhow, Context, Result};
 use qoauth_harness::profile::Profile;
 use qoauth_harness::result::RunResult;
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 /// Every property's name, in report order (the case ids are `property.<name>`).
@@ -81,19 +80,13 @@ fn run_blocking(profile: Option<Profile>, opts: &Options) -> Result<(RunResult, 
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     let t0 = Instant::now();
-    let local = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
     let (mut profile, embedded) = match profile {
         Some(p) => (p, None),
         None => {
-            let server = rt
-                .block_on(qoauth_reference::spawn(
-                    qoauth_reference::Fixture::default_fixture(),
-                    local,
-                ))
+            let e = rt
+                .block_on(qoauth_harness::embedded::start())
                 .context("cannot start the embedded reference server")?;
-            let p =
-                qoauth_harness::profile::reference_profile()?.with_base_url(&server.base_url)?;
-            (p, Some(server))
+            (e.profile.clone(), Some(e))
         }
     };
     profile.request_budget = match (profile.request_budget, opts.budget) {
@@ -104,19 +97,14 @@ fn run_blocking(profile: Option<Profile>, opts: &Options) -> Result<(RunResult, 
     let target = exec::Target::new(profile)?;
     let reference_server = if opts.differential {
         Some(
-            rt.block_on(qoauth_reference::spawn(
-                qoauth_reference::Fixture::default_fixture(),
-                local,
-            ))
-            .context("cannot start the reference server for differential mode")?,
+            rt.block_on(qoauth_harness::embedded::start())
+                .context("cannot start the reference server for differential mode")?,
         )
     } else {
         None
     };
     let reference = match &reference_server {
-        Some(s) => Some(exec::Target::new(
-            qoauth_harness::profile::reference_profile()?.with_base_url(&s.base_url)?,
-        )?),
+        Some(s) => Some(exec::Target::new(s.profile.clone())?),
         None => None,
     };
     let seed = runner::pick_seed(opts.seed);

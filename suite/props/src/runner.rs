@@ -286,6 +286,9 @@ fn run_with_judge(
     let requests = AtomicU64::new(0);
     let info = AtomicU32::new(0);
     let last_reject: Mutex<Option<String>> = Mutex::new(None);
+    // What the target answered, so a report shows the rule was exercised (successes
+    // judged, refusals judged) and not passed vacuously.
+    let statuses: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
     let outcome = runner.run(strategy, |input: Input| {
         if budget_spent.load(Ordering::Relaxed) {
             return Ok(());
@@ -293,6 +296,15 @@ fn run_with_judge(
         runs.fetch_add(1, Ordering::Relaxed);
         let (ex, verdict, class) = judge(&input);
         requests.fetch_add(u64::from(ex.requests), Ordering::Relaxed);
+        if let Ok(mut m) = statuses.lock() {
+            for e in ex.all_exchanges() {
+                let key = e
+                    .response
+                    .as_ref()
+                    .map_or_else(|| "transport error".to_string(), |o| o.status.to_string());
+                *m.entry(key).or_insert(0) += 1;
+            }
+        }
         if matches!(ex.stop, Some(Stop::Budget)) {
             budget_spent.store(true, Ordering::Relaxed);
             return Ok(());
@@ -326,6 +338,9 @@ fn run_with_judge(
     result.requests = u32::try_from(requests.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
     result.records.insert("seed".into(), json!(sh.seed));
     result.records.insert("cases_run".into(), json!(n));
+    if let Ok(m) = statuses.lock() {
+        result.records.insert("statuses".into(), json!(*m));
+    }
     if info.load(Ordering::Relaxed) > 0 {
         result
             .records

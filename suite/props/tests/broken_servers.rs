@@ -11,6 +11,10 @@ use std::sync::Arc;
 /// Runs one property against a server broken by `fault` and checks the whole chain:
 /// failure, shrinking, case file, harness replay.
 fn catches(fault: Fault, property: &str, max_steps: usize) {
+    catches_in(fault, property, max_steps, false);
+}
+
+fn catches_in(fault: Fault, property: &str, max_steps: usize, differential: bool) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let server = rt.block_on(serve(Some(fault)));
     let profile = profile_for(&server.base_url);
@@ -21,6 +25,7 @@ fn catches(fault: Fault, property: &str, max_steps: usize) {
         out_dir: dir.clone(),
         only: vec![property.to_string()],
         max_shrink_iters: 256,
+        differential,
         ..Default::default()
     };
     let (result, found) =
@@ -232,5 +237,25 @@ fn racing_refreshes_are_caught() {
         Fault::Replays,
         "rfc9700_4_14_2_racing_refreshes_single_success",
         3,
+    );
+}
+
+#[test]
+fn differential_mode_fails_on_a_clause_decided_disagreement() {
+    catches_in(
+        Fault::ServerErrorOnForm,
+        "differential_reference_agreement",
+        2,
+        true,
+    );
+}
+
+#[test]
+fn differential_mode_warns_on_400_for_401() {
+    catches_in(
+        Fault::Refuses400,
+        "differential_reference_agreement",
+        2,
+        true,
     );
 }

@@ -43,6 +43,8 @@ pub enum Fault {
     WidensScope,
     /// Repeats the client secret and verifier in every token response.
     EchoesSecrets,
+    /// Answers 400 where the reference answers 401.
+    Refuses400,
 }
 
 /// A response taken apart: status, headers, body.
@@ -274,6 +276,15 @@ async fn layer(State(st): State<Arc<FaultState>>, req: Request, next: Next) -> R
                     }
                 }
             }
+        }
+        Some(Fault::Refuses400) if status == StatusCode::UNAUTHORIZED => {
+            rbody = json_edit(&rbody, |v| {
+                if let Some(e) = v.pointer_mut("/errors/0/status") {
+                    *e = json!("400");
+                }
+            });
+            headers.retain(|(k, _)| k != "www-authenticate");
+            return build(StatusCode::BAD_REQUEST, &headers, rbody);
         }
         Some(Fault::WidensScope) if is_token && status == StatusCode::OK => {
             rbody = json_edit(&rbody, |v| {
