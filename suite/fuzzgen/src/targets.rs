@@ -294,11 +294,17 @@ pub fn authorize_query(data: &[u8]) {
     let model: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
         .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
-    let count = |name: &str| model.iter().filter(|(key, _)| key == name).count();
+    // One pass over the pairs: queries of thousands of pairs must not cost keys x pairs.
+    let mut known: std::collections::HashMap<&str, (usize, &str)> = Default::default();
+    for (key, value) in &model {
+        if let Some(name) = AUTHORIZE_KEYS.iter().find(|name| **name == key.as_str()) {
+            known.entry(name).or_insert((0, value.as_str())).0 += 1;
+        }
+    }
     let repeated: Vec<&str> = AUTHORIZE_KEYS
         .iter()
         .copied()
-        .filter(|name| count(name) > 1)
+        .filter(|name| known.get(name).is_some_and(|(count, _)| *count > 1))
         .collect();
     // The model decodes invalid UTF-8 to U+FFFD where the parser refuses it.
     let lossy = raw.contains('%')
@@ -310,10 +316,9 @@ pub fn authorize_query(data: &[u8]) {
         Ok(query) => {
             assert!(repeated.is_empty(), "accepted repeated {repeated:?}");
             for (name, value) in authorize_fields(&query) {
-                let expected = model
-                    .iter()
-                    .find(|(key, _)| key == name)
-                    .map(|(_, value)| value.as_str())
+                let expected = known
+                    .get(name)
+                    .map(|(_, value)| *value)
                     .filter(|value| !value.is_empty());
                 assert_eq!(value, expected, "{name} differs from the form decoding");
             }
