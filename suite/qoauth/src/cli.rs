@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
@@ -36,6 +37,93 @@ pub enum Command {
     /// Prints the base URL as the first line of stdout, then serves until SIGINT or
     /// SIGTERM and shuts down cleanly.
     Serve(ServeArgs),
+    /// Send generated requests to a target and save every anomaly as a case file.
+    ///
+    /// Anomalies: 5xx answers, timeouts, dropped connections, errors outside the OAuth
+    /// envelope, secrets echoed, redirects to unregistered URIs. Requests stop at the
+    /// budget or the duration, whichever comes first, and never exceed the rate.
+    #[command(after_help = FUZZ_EXIT_CODES)]
+    Fuzz(FuzzArgs),
+}
+
+pub const FUZZ_EXIT_CODES: &str = "\
+Exit codes:
+  0  no anomaly found
+  1  at least one anomaly found (case files written to --out)
+  2  could not fuzz: bad arguments or profile, a target host the profile does not allow,
+     an unreachable target, or case files that could not be written";
+
+#[derive(Debug, Clone, Args)]
+pub struct FuzzArgs {
+    /// Base URL of the server to fuzz. Without it the embedded reference server is started
+    /// on a free loopback port.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+
+    /// Profile of the target: its clients, users and secrets are what the generator uses,
+    /// its allowed_hosts, request_budget and rate_limit bound the run. Defaults to the
+    /// reference server's profile.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+
+    /// Stop after this long: `90s`, `5m`, `1h`, `500ms` (a bare number is seconds).
+    #[arg(long, value_name = "D", default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Send at most this many requests [default: the profile's request_budget, else 10000].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub budget: Option<u64>,
+
+    /// Requests per second at most; the profile's rate_limit still caps it
+    /// [default: the profile's rate_limit, else 50].
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// Seed of the request stream; the same seed replays the same requests
+    /// [default: random, printed].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Where case files of anomalies go, one per distinct anomaly.
+    #[arg(long, value_name = "DIR", default_value = "reports/fuzz")]
+    pub out: PathBuf,
+}
+
+/// Durations as people write them on a command line; humantime-style suffixes without
+/// pulling in a crate for four units.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 30s, 5m, 1h or 500ms"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?}: use ms, s, m or h"
+            ))
+        }
+    };
+    if !(seconds > 0.0 && seconds.is_finite() && seconds < 1e9) {
+        return Err(format!("{text:?} must be a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a positive number of requests per second"
+        )),
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -58,9 +146,20 @@ pub struct RunArgs {
     #[arg(long, requires = "filter")]
     pub exact: bool,
 
-    /// Directory of case files [default: the repository's cases/].
-    #[arg(long, value_name = "DIR")]
+    /// Directory of case files [default: the repository's cases/]. With --properties, the
+    /// number of generated cases per property instead [default: 256].
+    #[arg(long, value_name = "DIR|N")]
     pub cases: Option<PathBuf>,
+
+    /// Run the properties (generated requests and sequences, judged by rule) instead of
+    /// the scenario cases; --filter then picks properties by name.
+    #[arg(long, conflicts_with_all = ["dry_run", "exact"])]
+    pub properties: bool,
+
+    /// With --properties, the seed every generator derives from; the same seed replays
+    /// the same run [default: random, printed first].
+    #[arg(long, value_name = "S", requires = "properties")]
+    pub seed: Option<u64>,
 
     /// Where to write results.json, junit.xml, report.html and summary.md.
     #[arg(long, value_name = "DIR", default_value = qoauth_report::DEFAULT_REPORT_DIR)]
@@ -157,6 +256,65 @@ mod tests {
     #[test]
     fn jobs_must_be_positive() {
         assert!(Cli::try_parse_from(["qoauth", "run", "--jobs", "0"]).is_err());
+    }
+
+    #[test]
+    fn durations_take_the_usual_suffixes_and_refuse_nonsense() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("12"), Ok(Duration::from_secs(12)));
+        for bad in ["", "s", "0s", "-5s", "5 weeks", "1.2.3s", "1e400s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn properties_flags_combine_only_where_they_mean_something() {
+        let cli = Cli::try_parse_from([
+            "qoauth",
+            "run",
+            "--properties",
+            "--cases",
+            "8",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Run(r)) => {
+                assert!(r.properties);
+                assert_eq!(r.seed, Some(7));
+                assert_eq!(r.cases, Some(PathBuf::from("8")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["qoauth", "run", "--seed", "7"]).is_err());
+        assert!(Cli::try_parse_from(["qoauth", "run", "--properties", "--dry-run"]).is_err());
+    }
+
+    #[test]
+    fn fuzz_defaults_and_bounds() {
+        let cli = Cli::try_parse_from(["qoauth", "fuzz"]).unwrap();
+        match cli.command {
+            Some(Command::Fuzz(f)) => {
+                assert_eq!(f.duration, Duration::from_secs(60));
+                assert_eq!(f.out, PathBuf::from("reports/fuzz"));
+                assert!(f.target.is_none() && f.budget.is_none() && f.rate.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            ["--budget", "0"],
+            ["--rate", "0"],
+            ["--rate", "inf"],
+            ["--duration", "soon"],
+        ] {
+            let mut argv = vec!["qoauth", "fuzz"];
+            argv.extend(bad);
+            assert!(Cli::try_parse_from(&argv).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

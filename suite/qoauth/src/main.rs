@@ -1,7 +1,9 @@
 //! `qoauth`: the conformance suite's command line. See `qoauth --help` and the README.
 
 mod cli;
+mod fuzz;
 mod progress;
+mod properties;
 mod run;
 mod serve;
 
@@ -43,6 +45,10 @@ fn main() -> ExitCode {
                 run::Outcome::GateFailed => ExitCode::from(1),
             }),
             Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
+            Command::Fuzz(args) => fuzz::fuzz(args).await.map(|outcome| match outcome {
+                fuzz::Outcome::Clean => ExitCode::SUCCESS,
+                fuzz::Outcome::Anomalies => ExitCode::from(1),
+            }),
         }
     });
     match result {

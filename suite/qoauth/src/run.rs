@@ -39,14 +39,22 @@ fn load_catalogue(args: &RunArgs) -> anyhow::Result<Catalogue> {
 }
 
 fn load_profile(args: &RunArgs) -> anyhow::Result<Profile> {
-    let profile = match &args.profile {
+    profile_for(args.target.as_deref(), args.profile.as_deref())
+}
+
+/// The named profile (or the reference's) pointed at `target` when one is given.
+pub(crate) fn profile_for(
+    target: Option<&str>,
+    profile: Option<&std::path::Path>,
+) -> anyhow::Result<Profile> {
+    let profile = match profile {
         Some(path) => {
             Profile::load(path).with_context(|| format!("cannot use profile {}", path.display()))?
         }
         None => qoauth_harness::profile::reference_profile()
             .context("cannot load the reference profile")?,
     };
-    match &args.target {
+    match target {
         Some(url) => profile
             .with_base_url(url)
             .with_context(|| format!("cannot use target {url}")),
@@ -126,6 +134,10 @@ pub fn dry_run_text(planned: &[PlannedCase], profile: &Profile) -> String {
 /// Runs `qoauth run`; an `Err` means the suite could not run (exit 2).
 pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
+    if args.properties {
+        let run = crate::properties::run(&args).await?;
+        return finish(&args, &run, baseline.as_ref());
+    }
     let catalogue = load_catalogue(&args)?;
 
     if args.dry_run {
@@ -142,11 +154,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         server.shutdown().await;
     }
     let run = result?;
+    finish(&args, &run, baseline.as_ref())
+}
 
+/// Gates, writes every report and prints the summary: the same for scenario cases and
+/// properties, so both are judged and read the same way.
+fn finish(args: &RunArgs, run: &RunResult, baseline: Option<&Baseline>) -> anyhow::Result<Outcome> {
     let today = time::OffsetDateTime::now_utc().date();
-    let gate = Gate::evaluate(&run, baseline.as_ref(), today);
-    let written = qoauth_report::write_reports(&args.report, &run, &gate)?;
-    print!("{}", qoauth_report::console_summary(&run, &gate));
+    let gate = Gate::evaluate(run, baseline, today);
+    let written = qoauth_report::write_reports(&args.report, run, &gate)?;
+    print!("{}", qoauth_report::console_summary(run, &gate));
     println!("reports: {}", args.report.display());
     tracing::debug!(files = ?written, "reports written");
     Ok(if gate.passed() {
