@@ -644,3 +644,205 @@ fn readme_examples_and_options_match_the_binary() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `run` with the child's working directory set, for commands whose default output
+/// directories are relative (reports/properties, reports/fuzz).
+fn run_in(dir: &Path, args: &[&str]) -> Output {
+    let mut child = qoauth()
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("qoauth starts");
+    let out = reader(child.stdout.take().unwrap());
+    let err = reader(child.stderr.take().unwrap());
+    let status = wait_with_deadline(&mut child, DEADLINE);
+    let output = Output {
+        code: status.and_then(|s| s.code()),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    assert!(
+        status.is_some(),
+        "qoauth {args:?} did not finish within {DEADLINE:?}\n{}",
+        output.describe()
+    );
+    output
+}
+
+#[test]
+fn properties_run_against_the_reference_exits_0_with_property_results() {
+    let dir = temp_dir("props");
+    let out = run_in(
+        &dir,
+        &[
+            "run",
+            "--properties",
+            "--cases",
+            "8",
+            "--seed",
+            "42",
+            "--report",
+            "latest",
+        ],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stdout.contains("seed 42"), "{}", out.describe());
+    assert!(
+        out.stdout.contains("reports/properties"),
+        "{}",
+        out.describe()
+    );
+    let results: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("latest/results.json")).expect("results.json"),
+    )
+    .expect("results.json is JSON");
+    let ids: Vec<&str> = results["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .map(|c| c["id"].as_str().expect("id"))
+        .collect();
+    assert!(ids.len() >= 5, "{ids:?}");
+    assert!(ids.iter().all(|id| id.starts_with("property.")), "{ids:?}");
+    assert!(results["stats"]["requests"].as_u64().unwrap_or(0) > 0);
+    for file in ["junit.xml", "report.html", "summary.md"] {
+        assert!(dir.join("latest").join(file).is_file(), "{file} missing");
+    }
+    assert!(
+        !dir.join("reports/properties").exists(),
+        "a case file without a failure"
+    );
+
+    // A count is what --cases means with --properties.
+    let out = run_in(&dir, &["run", "--properties", "--cases", "cases/"]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(
+        out.stderr.contains("number of generated cases"),
+        "{}",
+        out.describe()
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A tiny server that breaks on the token endpoint (500 with a body that is no OAuth
+/// error) and answers everything else with a proper OAuth error. Serves on its own
+/// runtime until the process ends.
+fn broken_server() -> String {
+    use axum::http::StatusCode;
+    use axum::routing::any;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new()
+                .route(
+                    "/oauth/token",
+                    any(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+                )
+                .fallback(|| async {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(serde_json::json!({
+                            "error": "invalid_request",
+                            "error_description": "not served here"
+                        })),
+                    )
+                });
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    url
+}
+
+#[test]
+fn fuzz_finds_a_planted_500_and_writes_a_case_that_reproduces_it() {
+    let dir = temp_dir("fuzz-broken");
+    let url = broken_server();
+    let out = run_in(
+        &dir,
+        &[
+            "fuzz", "--target", &url, "--budget", "200", "--rate", "500", "--seed", "1",
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(out.stdout.contains("server_error"), "{}", out.describe());
+    assert!(out.stdout.contains("requests/s"), "{}", out.describe());
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.join("reports/fuzz"))
+        .expect("reports/fuzz/ written")
+        .map(|e| e.unwrap().path())
+        .collect();
+    let token_500 = files
+        .iter()
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            let text = std::fs::read_to_string(p).unwrap();
+            name.starts_with("fuzz.server_error.") && text.contains("\"/oauth/token\"")
+        })
+        .unwrap_or_else(|| panic!("no server_error case for /oauth/token in {files:?}"));
+    for secret in reference_secrets() {
+        for p in &files {
+            assert!(
+                !std::fs::read_to_string(p).unwrap().contains(&secret),
+                "{} holds a secret",
+                p.display()
+            );
+        }
+    }
+
+    // The saved case is a case like any other: it fails against the broken server and
+    // passes against the reference.
+    let cases = dir.join("replay");
+    std::fs::create_dir_all(&cases).unwrap();
+    std::fs::copy(token_500, cases.join("finding.json")).unwrap();
+    let report = dir.join("replay-report");
+    let against = |target: Option<&str>| {
+        let mut args = vec![
+            "run",
+            "--cases",
+            path_str(&cases),
+            "--report",
+            path_str(&report),
+        ];
+        if let Some(t) = target {
+            args.extend(["--target", t]);
+        }
+        run(&args)
+    };
+    let broken = against(Some(&url));
+    assert_eq!(broken.code, Some(1), "{}", broken.describe());
+    let reference = against(None);
+    assert_eq!(reference.code, Some(0), "{}", reference.describe());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn fuzz_of_the_reference_within_a_small_budget_finds_nothing() {
+    let dir = temp_dir("fuzz-reference");
+    let out = run_in(&dir, &["fuzz", "--budget", "150", "--rate", "500"]);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(
+        out.stdout.contains("sent 150 request(s)"),
+        "{}",
+        out.describe()
+    );
+    assert!(out.stdout.contains("anomalies: none"), "{}", out.describe());
+    assert!(!dir.join("reports/fuzz").exists());
+
+    let out = run_in(&dir, &["fuzz", "--duration", "soon"]);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    let out = run_in(
+        &dir,
+        &["fuzz", "--target", "http://127.0.0.1:1", "--budget", "5"],
+    );
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("unreachable"), "{}", out.describe());
+    std::fs::remove_dir_all(dir).ok();
+}
