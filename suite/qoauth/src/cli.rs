@@ -44,6 +44,11 @@ pub enum Command {
     /// budget or the duration, whichever comes first, and never exceed the rate.
     #[command(after_help = FUZZ_EXIT_CODES)]
     Fuzz(FuzzArgs),
+    /// Run the detection matrix: the cases against the reference with each deliberate fault.
+    ///
+    /// Exits 1 when a fault goes uncaught or the clean reference fails a case.
+    #[cfg(feature = "faults")]
+    Detect(crate::detect::DetectArgs),
 }
 
 pub const FUZZ_EXIT_CODES: &str = "\
@@ -183,6 +188,11 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the printed URL says which).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+
+    /// Break one rule on purpose (repeatable); names as in reports/detection.md.
+    #[cfg(feature = "faults")]
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
 
     /// Fixture of clients, users, keys and limits [default: the shipped default fixture].
     #[arg(long, value_name = "FILE")]

@@ -1,6 +1,8 @@
 //! `qoauth`: the conformance suite's command line. See `qoauth --help` and the README.
 
 mod cli;
+#[cfg(feature = "faults")]
+mod detect;
 mod fuzz;
 mod progress;
 mod properties;
@@ -48,6 +50,11 @@ fn main() -> ExitCode {
             Command::Fuzz(args) => fuzz::fuzz(args).await.map(|outcome| match outcome {
                 fuzz::Outcome::Clean => ExitCode::SUCCESS,
                 fuzz::Outcome::Anomalies => ExitCode::from(1),
+            }),
+            #[cfg(feature = "faults")]
+            Command::Detect(args) => detect::detect(args).await.map(|clean| match clean {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::from(1),
             }),
         }
     });

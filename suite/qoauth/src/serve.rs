@@ -14,10 +14,15 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (false, Some(cert), Some(key)) => Tls::Files { cert, key },
         _ => Tls::None,
     };
+    #[cfg(feature = "faults")]
+    let faults = qoauth_reference::Faults::parse(&args.faults)?;
+    #[cfg(not(feature = "faults"))]
+    let faults = qoauth_reference::Faults::default();
     qoauth_reference::serve(ServeOptions {
         addr: args.addr,
         fixture_path: args.fixture,
         tls,
+        faults,
     })
     .await
 }

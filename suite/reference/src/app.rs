@@ -32,7 +32,7 @@ pub(crate) struct AppState {
     /// Whether requests arrive over TLS, for an issuer derived from the Host header.
     pub tls: bool,
     next_purge_ms: AtomicU64,
-    #[allow(dead_code)]
+    #[cfg_attr(not(feature = "faults"), allow(dead_code))]
     pub faults: Faults,
 }
 
@@ -126,9 +126,33 @@ pub(crate) fn build(fixture: Fixture, tls: bool, faults: Faults) -> (Router, App
             only(get(discovery), "GET, HEAD"),
         )
         .route("/.well-known/jwks.json", only(get(jwks), "GET, HEAD"))
-        .fallback(not_found)
+        .fallback(not_found);
+    #[cfg(feature = "faults")]
+    let router = router.layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        crate::injection::inject,
+    ));
+    // A panicking handler answers with a 500 envelope instead of a dropped connection.
+    let router = router
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .with_state(state.clone());
     (router, AppHandle(state))
+}
+
+/// The answer to a request whose handler panicked: an Errors envelope, never the panic
+/// message (it may hold request data).
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "OAUTH-500",
+        "Internal server error",
+        "server_error",
+        "the server failed to process the request",
+    )
+    .into_response()
 }
 
 /// Every route answers other methods with a 405 envelope and an `Allow` header (RFC 9110
@@ -340,6 +364,7 @@ impl<'a> Presented<'a> {
 pub(crate) fn presented<'a>(
     p: &mut Params<'a>,
     authorization: Option<&HeaderValue>,
+    allow_many: bool,
 ) -> Result<Presented<'a>, ApiError> {
     let basic: Option<BasicCredentials> = match authorization {
         Some(v) => parse::basic_authorization(v.as_bytes())
@@ -348,7 +373,7 @@ pub(crate) fn presented<'a>(
     };
     let assertion = p.client_assertion.is_some() || p.client_assertion_type.is_some();
     let methods = basic.is_some() as u8 + p.client_secret.is_some() as u8 + assertion as u8;
-    if methods > 1 {
+    if methods > 1 && !allow_many {
         return Err(ApiError::invalid_request(
             "more than one client authentication method was used (RFC 6749 2.3)",
         ));
@@ -423,6 +448,10 @@ pub(crate) fn authenticate(
         }
         Credentials::Secret { secret, .. } => {
             if !client.auth_secret || !secret_matches(client, secret) {
+                if fault!(state, SecretEchoed) {
+                    let detail = format!("client authentication failed for secret {secret}");
+                    return Err(ApiError::invalid_client(detail).with_basic_challenge(basic));
+                }
                 return Err(ApiError::invalid_client("client authentication failed")
                     .with_basic_challenge(basic));
             }
@@ -430,11 +459,19 @@ pub(crate) fn authenticate(
         }
         Credentials::Assertion(a) => {
             let aud = format!("{}/oauth/token", state.issuer(headers));
-            let claims = parse::client_assertion(&state.fixture, &client.id, a, &aud, now / 1000)
-                .map_err(|e| e.to_api_error())?;
+            let lax = parse::Lax {
+                aud: fault!(state, AssertionAudSkipped),
+                exp: fault!(state, AssertionExpSkipped),
+                signature: fault!(state, AssertionSignatureSkipped),
+                alg_none: fault!(state, AlgNoneAccepted),
+            };
+            let claims =
+                parse::client_assertion_lax(&state.fixture, &client.id, a, &aud, now / 1000, lax)
+                    .map_err(|e| e.to_api_error())?;
             if !state
                 .store
                 .use_jti(client_idx, &claims.jti, claims.exp * 1000, now)
+                && !fault!(state, AssertionJtiSkipped)
             {
                 return Err(ApiError::invalid_client(
                     "client_assertion jti was already used (RFC 7523 3)",

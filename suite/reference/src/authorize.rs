@@ -155,6 +155,19 @@ fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
         ));
     };
     let Some((idx, client)) = s.reg.client(client_id) else {
+        if let Some(redirect_uri) = q
+            .redirect_uri
+            .clone()
+            .filter(|_| fault!(s, UnknownClientRedirect))
+        {
+            return Err(Failure::Redirect {
+                redirect_uri,
+                state: q.state.clone(),
+                error: "unauthorized_client",
+                code: "OAUTH-2",
+                detail: "client_id is not a registered client".into(),
+            });
+        }
         return Err(page_error(
             "OAUTH-2",
             "Invalid client_id",
@@ -170,7 +183,14 @@ fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
             "redirect_uri is required",
         ));
     };
-    if !parse::redirect_uri_matches(&client.redirect_uris, &redirect_uri) {
+    let registered = parse::redirect_uri_matches(&client.redirect_uris, &redirect_uri)
+        || fault!(s, OpenRedirect)
+        || (fault!(s, RedirectPrefixMatch)
+            && client
+                .redirect_uris
+                .iter()
+                .any(|r| redirect_uri.starts_with(&**r)));
+    if !registered {
         // Observed code and title (notes section 2); exact match (RFC 9700 4.1.3).
         return Err(page_error(
             "OAUTH-1",
@@ -208,8 +228,10 @@ fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
         return Err(fail("invalid_request", "OAUTH-3", "state is required"));
     };
     // PKCE with S256 always (RFC 7636 4.4.1, RFC 9700 2.1.1, notes ambiguity 5).
+    let plain = q.code_challenge_method.as_deref() == Some("plain") && fault!(s, PkcePlainAccepted);
     match q.code_challenge_method.as_deref() {
         Some("S256") => {}
+        _ if plain => {}
         None => {
             return Err(fail(
                 "invalid_request",
@@ -227,6 +249,14 @@ fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
     }
     let challenge =
         match q.code_challenge.as_deref() {
+            // A plain challenge is the verifier itself; stored as its S256 form so the
+            // token endpoint's comparison accepts that verifier.
+            Some(c) if plain => {
+                use base64::Engine as _;
+                use sha2::Digest as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(sha2::Sha256::digest(c.as_bytes()))
+            }
             Some(c)
                 if c.len() == 43
                     && c.bytes()

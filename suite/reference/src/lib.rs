@@ -8,11 +8,15 @@
 //! current runtime), [`serve`] (the `qoauth serve` command). The [`parse`] module holds the
 //! pure request parsers, for fuzzing.
 
+// First, so the `fault!` macro is visible in every module below.
+#[macro_use]
+mod faults;
 mod app;
 mod authorize;
 pub mod errors;
-mod faults;
 pub mod fixture;
+#[cfg(feature = "faults")]
+mod injection;
 pub mod parse;
 mod ratelimit;
 mod scope;
@@ -23,6 +27,8 @@ mod token;
 pub use app::{router, AppHandle};
 pub use errors::{ApiError, Error, Errors};
 pub use faults::Faults;
+#[cfg(feature = "faults")]
+pub use faults::{Fault, FaultKind, UnknownFault};
 pub use fixture::{Fixture, FixtureError, FixtureSpec};
-pub use server::{serve, spawn, spawn_with, RunningServer, ServeOptions, Tls};
+pub use server::{serve, spawn, spawn_faulty, spawn_with, RunningServer, ServeOptions, Tls};
 pub use store::StoreStats;

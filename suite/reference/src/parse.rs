@@ -276,11 +276,36 @@ pub fn params(kind: BodyKind, body: &[u8]) -> Result<Params<'_>, ParseError> {
     }
 }
 
+/// Describes a JSON body error by kind and position only. serde_json's own messages quote
+/// input values ("invalid type: string \"...\""), so a body that is a bare JSON string
+/// holding a secret would get it back in the detail; only the messages this module raises
+/// itself (static text and parameter names) are passed through.
 fn json_error(e: &serde_json::Error) -> ParseError {
-    // serde_json's messages hold positions and our own field names, never input values
-    // (custom messages below are static), so they are safe to return.
-    ParseError::malformed(format!("malformed JSON body: {e}"))
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", e.line(), e.column());
+    let detail = match e.classify() {
+        Category::Data => {
+            let msg = e.to_string();
+            let own = msg
+                .split(" at line ")
+                .next()
+                .filter(|m| OWN_JSON_MESSAGES.iter().any(|p| m.starts_with(p)))
+                .filter(|m| !m.contains('"') && !m.contains('`'));
+            match own {
+                Some(m) => format!("malformed JSON body: {m} ({at})"),
+                None => format!(
+                    "malformed JSON body: expected an object whose parameters are strings ({at})"
+                ),
+            }
+        }
+        Category::Eof => format!("malformed JSON body: it ends early ({at})"),
+        Category::Syntax | Category::Io => format!("malformed JSON body: syntax error ({at})"),
+    };
+    ParseError::malformed(detail)
 }
+
+/// Prefixes of the messages raised by this module's visitors, which never hold input.
+const OWN_JSON_MESSAGES: &[&str] = &["parameter ", "user_lookup "];
 
 fn form_params(text: &str) -> Result<Params<'_>, ParseError> {
     let mut p = Params::default();
@@ -495,13 +520,13 @@ pub fn authorize_query(raw: &str) -> Result<AuthorizeQuery, AuthorizeQueryError>
     let mut bad: Option<String> = None;
     for pair in raw.split('&').filter(|s| !s.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (key, value) = match (form_decode(k), form_decode(v)) {
-            (Ok(k), Ok(v)) => (k, v),
-            _ => {
-                bad.get_or_insert_with(|| "a query parameter is not valid UTF-8".into());
-                continue;
-            }
+        // Repeats are counted on the key before the value is decoded: a copy whose value
+        // is not UTF-8 was still sent, so the parameter is still ambiguous.
+        let Ok(key) = form_decode(k) else {
+            bad.get_or_insert_with(|| "a query parameter is not valid UTF-8".into());
+            continue;
         };
+        let value = form_decode(v);
         let (name, slot): (&'static str, &mut Option<String>) = match &*key {
             "client_id" => ("client_id", &mut q.client_id),
             "redirect_uri" => ("redirect_uri", &mut q.redirect_uri),
@@ -513,7 +538,12 @@ pub fn authorize_query(raw: &str) -> Result<AuthorizeQuery, AuthorizeQueryError>
             "login_hint" => ("login_hint", &mut q.login_hint),
             "max_age" => ("max_age", &mut q.max_age),
             "prompt" => ("prompt", &mut q.prompt),
-            _ => continue,
+            _ => {
+                if value.is_err() {
+                    bad.get_or_insert_with(|| "a query parameter is not valid UTF-8".into());
+                }
+                continue;
+            }
         };
         if seen.contains(&name) {
             if !repeated.contains(&name) {
@@ -522,6 +552,10 @@ pub fn authorize_query(raw: &str) -> Result<AuthorizeQuery, AuthorizeQueryError>
             continue;
         }
         seen.push(name);
+        let Ok(value) = value else {
+            bad.get_or_insert_with(|| "a query parameter is not valid UTF-8".into());
+            continue;
+        };
         // An empty value counts as absent (RFC 6749 3.1); a second copy is still a repeat.
         if !value.is_empty() {
             *slot = Some(value.into_owned());
@@ -642,6 +676,50 @@ pub fn client_assertion(
     audience: &str,
     now: u64,
 ) -> Result<AssertionClaims, ParseError> {
+    client_assertion_lax(fixture, client_id, assertion, audience, now, Lax::default())
+}
+
+/// Checks of [`client_assertion`] that the fault catalogue can skip, one per fault; all
+/// off outside it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Lax {
+    pub aud: bool,
+    pub exp: bool,
+    pub signature: bool,
+    pub alg_none: bool,
+}
+
+/// The claims of a JWT read without verifying anything.
+fn unverified_claims(assertion: &str) -> Option<RawClaims> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Whether a JWT's header says `alg: none`.
+fn alg_is_none(assertion: &str) -> bool {
+    assertion
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("alg").and_then(|a| a.as_str()) == Some("none"))
+}
+
+pub(crate) fn client_assertion_lax(
+    fixture: &Fixture,
+    client_id: &str,
+    assertion: &str,
+    audience: &str,
+    now: u64,
+    lax: Lax,
+) -> Result<AssertionClaims, ParseError> {
     let reg = &fixture.registry;
     let (_, client) = reg
         .client(client_id)
@@ -654,37 +732,53 @@ pub fn client_assertion(
     if assertion.len() > 16 * 1024 {
         return Err(ParseError::bad_auth("client_assertion is too long"));
     }
-    let header = jsonwebtoken::decode_header(assertion)
-        .map_err(|_| ParseError::bad_auth("client_assertion is not a JWT with a supported alg"))?;
-    if !matches!(
-        header.alg,
-        Algorithm::RS256 | Algorithm::RS512 | Algorithm::ES384
-    ) {
-        return Err(ParseError::bad_auth(
-            "client_assertion alg must be RS256, RS512 or ES384",
-        ));
-    }
-    let kid = header
-        .kid
-        .ok_or_else(|| ParseError::bad_auth("client_assertion header lacks kid"))?;
-    let key = client
-        .keys
-        .iter()
-        .find(|k| *k.kid == *kid)
-        .ok_or_else(|| ParseError::bad_auth("client_assertion kid is not registered"))?;
-    if key.alg != header.alg {
-        return Err(ParseError::bad_auth(
-            "client_assertion alg does not match the registered key",
-        ));
-    }
-    let mut validation = Validation::new(key.alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<RawClaims>(assertion, &key.key, &validation)
-        .map_err(|_| ParseError::bad_auth("client_assertion signature or claims are invalid"))?;
-    let c = data.claims;
+    let (c, kid) = if lax.alg_none && alg_is_none(assertion) {
+        let c = unverified_claims(assertion)
+            .ok_or_else(|| ParseError::bad_auth("client_assertion claims are invalid"))?;
+        (c, String::new())
+    } else {
+        let header = jsonwebtoken::decode_header(assertion).map_err(|_| {
+            ParseError::bad_auth("client_assertion is not a JWT with a supported alg")
+        })?;
+        if !matches!(
+            header.alg,
+            Algorithm::RS256 | Algorithm::RS512 | Algorithm::ES384
+        ) {
+            return Err(ParseError::bad_auth(
+                "client_assertion alg must be RS256, RS512 or ES384",
+            ));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| ParseError::bad_auth("client_assertion header lacks kid"))?;
+        let key = client
+            .keys
+            .iter()
+            .find(|k| *k.kid == *kid)
+            .ok_or_else(|| ParseError::bad_auth("client_assertion kid is not registered"))?;
+        if key.alg != header.alg {
+            return Err(ParseError::bad_auth(
+                "client_assertion alg does not match the registered key",
+            ));
+        }
+        let mut validation = Validation::new(key.alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let verified = jsonwebtoken::decode::<RawClaims>(assertion, &key.key, &validation);
+        let c = match verified {
+            Ok(data) => data.claims,
+            Err(_) if lax.signature => unverified_claims(assertion)
+                .ok_or_else(|| ParseError::bad_auth("client_assertion claims are invalid"))?,
+            Err(_) => {
+                return Err(ParseError::bad_auth(
+                    "client_assertion signature or claims are invalid",
+                ))
+            }
+        };
+        (c, kid)
+    };
     let as_str =
         |v: &Option<serde_json::Value>| v.as_ref().and_then(|v| v.as_str().map(str::to_owned));
     let as_num = |v: &Option<serde_json::Value>| {
@@ -704,7 +798,7 @@ pub fn client_assertion(
         Some(serde_json::Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(audience)),
         _ => false,
     };
-    if !aud_ok {
+    if !aud_ok && !lax.aud {
         return Err(ParseError::bad_auth(
             "client_assertion aud must be the token endpoint URL exactly",
         ));
@@ -713,7 +807,7 @@ pub fn client_assertion(
         .ok_or_else(|| ParseError::bad_auth("client_assertion lacks a numeric exp"))?;
     let iat = as_num(&c.iat)
         .ok_or_else(|| ParseError::bad_auth("client_assertion lacks a numeric iat"))?;
-    if exp <= now {
+    if exp <= now && !lax.exp {
         return Err(ParseError::bad_auth("client_assertion is expired"));
     }
     if iat > now + SKEW_SECONDS {
@@ -731,7 +825,7 @@ pub fn client_assertion(
         return Err(ParseError::bad_auth("client_assertion nbf must be numeric"));
     }
     let max = reg.max_assertion_lifetime;
-    if exp < iat || exp - iat > max || exp - now > max + SKEW_SECONDS {
+    if exp < iat || exp - iat > max || exp.saturating_sub(now) > max + SKEW_SECONDS {
         return Err(ParseError::bad_auth(
             "client_assertion lifetime exceeds the maximum (exp - iat)",
         ));

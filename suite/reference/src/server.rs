@@ -36,6 +36,8 @@ pub struct ServeOptions {
     /// The shipped default fixture when `None`.
     pub fixture_path: Option<PathBuf>,
     pub tls: Tls,
+    /// Deliberate rule breaks (`--fault`); always empty without the `faults` feature.
+    pub faults: Faults,
 }
 
 impl Default for ServeOptions {
@@ -44,6 +46,7 @@ impl Default for ServeOptions {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             fixture_path: None,
             tls: Tls::None,
+            faults: Faults::default(),
         }
     }
 }
@@ -89,12 +92,23 @@ pub async fn spawn_with(
     addr: SocketAddr,
     tls: Tls,
 ) -> anyhow::Result<RunningServer> {
+    spawn_faulty(fixture, addr, tls, Faults::default()).await
+}
+
+/// Runs the reference with a set of deliberate rule breaks (the detection matrix); with
+/// an empty set (always, without the `faults` feature) it is [`spawn_with`].
+pub async fn spawn_faulty(
+    fixture: Fixture,
+    addr: SocketAddr,
+    tls: Tls,
+    faults: Faults,
+) -> anyhow::Result<RunningServer> {
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot bind {addr}"))?;
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
     let secure = tls != Tls::None;
-    let (router, app) = build(fixture, secure, Faults::default());
+    let (router, app) = build(fixture, secure, faults);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let mut tls_cert_pem = None;
@@ -170,7 +184,15 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         Some(p) => Fixture::from_path(p)?,
         None => Fixture::default_fixture(),
     };
-    let server = spawn_with(fixture, opts.addr, opts.tls.clone()).await?;
+    let server = spawn_faulty(fixture, opts.addr, opts.tls.clone(), opts.faults).await?;
+    #[cfg(feature = "faults")]
+    for f in opts.faults.iter() {
+        tracing::warn!(
+            fault = f.name(),
+            rule = f.rule(),
+            "deliberate rule break enabled"
+        );
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", server.base_url)?;

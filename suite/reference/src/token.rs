@@ -59,7 +59,11 @@ fn token_inner(
     peer: Option<std::net::IpAddr>,
     now: u64,
 ) -> Result<Response, ApiError> {
-    let pres = presented(&mut p, headers.get(header::AUTHORIZATION))?;
+    let pres = presented(
+        &mut p,
+        headers.get(header::AUTHORIZATION),
+        fault!(s, MultipleClientAuth),
+    )?;
     let named = pres
         .client_id
         .as_deref()
@@ -118,14 +122,16 @@ fn client_credentials(
     headers: &HeaderMap,
     now: u64,
 ) -> Result<Response, ApiError> {
-    if matches!(pres.creds, Credentials::None) {
+    let public_ok = fault!(s, PublicClientCredentials);
+    if matches!(pres.creds, Credentials::None) && !public_ok {
         // RFC 6749 4.4.2: "The client MUST authenticate with the authorization server".
         return Err(ApiError::invalid_client(
             "client_credentials needs client authentication (RFC 6749 4.4.2)",
         ));
     }
     let (idx, client, _) = known_client(s, pres, true, headers, now)?;
-    if !client.client_credentials {
+    let public_exempt = public_ok && !client.is_confidential();
+    if !client.client_credentials && !public_exempt {
         return Err(ApiError::unauthorized_client(
             "this client may not use client_credentials",
         ));
@@ -278,7 +284,12 @@ fn authorization_code(
         ));
     }
     // RFC 6749 4.1.3: confidential clients authenticate; public ones send client_id.
-    let (idx, _client, _) = known_client(s, pres, true, headers, now)?;
+    let require = !fault!(s, ConfidentialWithoutSecret);
+    let (idx, _client, _) = known_client(s, pres, require, headers, now)?;
+    #[cfg(feature = "faults")]
+    let raced = fault!(s, CodeRedemptionRace) && headers.contains_key(crate::injection::RACE_MARK);
+    #[cfg(not(feature = "faults"))]
+    let raced = false;
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     let h = hash_token(code);
 
@@ -298,19 +309,22 @@ fn authorization_code(
             if rec.expires_ms <= now {
                 return Outcome::Missing;
             }
-            if rec.client != idx {
+            if rec.client != idx && !fault!(s, CodeNotBoundToClient) {
                 return Outcome::WrongClient;
             }
             if let Some(f) = rec.redeemed {
-                return Outcome::Replayed(f);
+                if !fault!(s, CodeReusable) && !raced {
+                    return Outcome::Replayed(f);
+                }
             }
-            if *rec.redirect_uri != *redirect_uri {
+            if *rec.redirect_uri != *redirect_uri && !fault!(s, RedirectUriNotChecked) {
                 return Outcome::WrongRedirect;
             }
             if !bool::from(subtle::ConstantTimeEq::ct_eq(
                 rec.challenge.as_bytes(),
                 challenge.as_bytes(),
-            )) {
+            )) && !fault!(s, PkceNotEnforced)
+            {
                 // A wrong verifier burns the code: PKCE guesses get one try.
                 rec.redeemed = Some(0);
                 return Outcome::WrongVerifier;
@@ -327,8 +341,10 @@ fn authorization_code(
                 s.reg.access_ttl
             };
             rec.expires_ms = rec.expires_ms.max(now + ttl * 1000);
-            rec.redirect_uri = Box::from("");
-            rec.challenge = Box::from("");
+            if !raced && !fault!(s, CodeReusable) {
+                rec.redirect_uri = Box::from("");
+                rec.challenge = Box::from("");
+            }
             Outcome::Ok(issued, fid)
         })
         .unwrap_or(Outcome::Missing);
@@ -340,7 +356,9 @@ fn authorization_code(
             ))
         }
         Outcome::Replayed(f) => {
-            s.store.revoke_family(&mut fams, f);
+            if !fault!(s, CodeReplayKeepsTokens) {
+                s.store.revoke_family(&mut fams, f);
+            }
             return Err(ApiError::invalid_grant(
                 "the code was already used; tokens issued from it are revoked (RFC 6749 4.1.2)",
             ));
@@ -473,7 +491,10 @@ fn refresh(
         .ok_or_else(|| ApiError::invalid_grant("the refresh token is invalid or expired"))?;
     let client = &s.reg.clients[rec.client as usize];
     if let Some(id) = pres.client_id.as_deref() {
-        if id != &*client.id {
+        if id != &*client.id && fault!(s, RefreshClientNotBound) {
+            // The presenting client is authenticated instead of the token's.
+            known_client(s, pres, true, headers, now)?;
+        } else if id != &*client.id {
             if s.reg.client(id).is_none() {
                 return Err(ApiError::invalid_client("unknown client")
                     .with_basic_challenge(pres.via_basic()));
@@ -483,21 +504,32 @@ fn refresh(
             ));
         }
     }
-    authenticate(s, rec.client, client, pres, true, headers, now)?;
+    if pres.client_id.as_deref().is_none_or(|id| id == &*client.id) {
+        authenticate(s, rec.client, client, pres, true, headers, now)?;
+    }
 
     let mut fams = lock(&s.store.families);
     let fam = match fams.get(&rec.family) {
         Some(f) if !f.revoked => f,
         _ => return Err(ApiError::invalid_grant("the refresh token was revoked")),
     };
-    if fam.current_refresh != Some(h) {
+    if fam.current_refresh != Some(h) && !fault!(s, RefreshReusable) {
+        if fault!(s, RefreshReuseKeepsFamily) {
+            return Err(ApiError::invalid_grant(
+                "the refresh token was already used",
+            ));
+        }
         s.store.revoke_family(&mut fams, rec.family);
         return Err(ApiError::invalid_grant(
             "the refresh token was already used; its token family is revoked (RFC 9700 4.14.2)",
         ));
     }
-    let access_scope =
-        ScopeSet::narrow(&s.reg, p.scope.as_deref(), fam.scope).map_err(scope_error)?;
+    let access_scope = if fault!(s, RefreshScopeEscalation) {
+        ScopeSet::request(&s.reg, p.scope.as_deref(), client.allowed_scopes)
+    } else {
+        ScopeSet::narrow(&s.reg, p.scope.as_deref(), fam.scope)
+    }
+    .map_err(scope_error)?;
     let (user, grant_scope, auth_time) = (fam.user, fam.scope, fam.auth_time);
     if !s.reg.users[user as usize].active {
         return Err(ApiError::user_disabled());
@@ -643,7 +675,7 @@ fn impersonation(
         ));
     }
     let (idx, client, _) = known_client(s, pres, true, headers, now)?;
-    if !client.impersonation {
+    if !client.impersonation && !fault!(s, ImpersonationWithoutGrant) {
         return Err(ApiError::unauthorized_client(
             "this client may not impersonate users",
         ));
@@ -673,7 +705,7 @@ fn impersonation(
             "no user matches user_lookup",
         )
     })? as u32;
-    if !s.reg.users[user as usize].active {
+    if !s.reg.users[user as usize].active && !fault!(s, DisabledUserAllowed) {
         return Err(ApiError::user_disabled());
     }
     let mut scope = ScopeSet::request(&s.reg, p.scope.as_deref(), client.allowed_scopes)
@@ -717,7 +749,11 @@ fn revoke_inner(
     peer: Option<std::net::IpAddr>,
     now: u64,
 ) -> Result<Response, ApiError> {
-    let pres = presented(&mut p, headers.get(header::AUTHORIZATION))?;
+    let pres = presented(
+        &mut p,
+        headers.get(header::AUTHORIZATION),
+        fault!(s, MultipleClientAuth),
+    )?;
     let named = pres
         .client_id
         .as_deref()
@@ -744,15 +780,22 @@ fn revoke_inner(
         )
     };
     let refresh_first = p.token_type_hint.as_deref() == Some("refresh_token");
+    let mut found = false;
     for pass in 0..2 {
+        if fault!(s, RevocationNoop) {
+            break;
+        }
         if (pass == 0) == refresh_first {
             if let Some(r) = s.store.refresh.get(&h, |r| *r) {
                 if caller.is_some_and(|c| c != r.client) {
                     return Err(not_yours());
                 }
-                let mut fams = lock(&s.store.families);
-                s.store.revoke_family(&mut fams, r.family);
+                if !fault!(s, RevokeRefreshKeepsAccess) {
+                    let mut fams = lock(&s.store.families);
+                    s.store.revoke_family(&mut fams, r.family);
+                }
                 s.store.refresh.remove(&h);
+                found = true;
                 break;
             }
         } else if let Some(a) = s.store.access.get(&h, |r| *r) {
@@ -760,8 +803,12 @@ fn revoke_inner(
                 return Err(not_yours());
             }
             s.store.remove_access(&h);
+            found = true;
             break;
         }
+    }
+    if !found && fault!(s, RevokeUnknown400) {
+        return Err(ApiError::invalid_request("the token is unknown"));
     }
     let mut r = (StatusCode::OK, "{}").into_response();
     let hd = r.headers_mut();
