@@ -824,6 +824,55 @@ fn fuzz_finds_a_planted_500_and_writes_a_case_that_reproduces_it() {
 }
 
 #[test]
+fn failing_property_exits_1_and_names_its_case_file() {
+    let dir = temp_dir("props-broken");
+    let url = broken_server();
+    let out = run_in(
+        &dir,
+        &[
+            "run",
+            "--properties",
+            "--filter",
+            "no_server_error",
+            "--cases",
+            "8",
+            "--target",
+            &url,
+            "--report",
+            "latest",
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    let listed: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("property.rfc9110_15_6_no_server_error_or_hang: ")
+        })
+        .collect();
+    assert_eq!(listed.len(), 1, "{}", out.describe());
+    assert!(
+        listed[0].starts_with("reports/properties/"),
+        "{}",
+        listed[0]
+    );
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(listed[0])).unwrap()).unwrap();
+    assert!(case["cases"][0]["id"]
+        .as_str()
+        .unwrap()
+        .contains(".property."));
+    let seed_line = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        seed_line.contains("replay with --seed"),
+        "{}",
+        out.describe()
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn fuzz_of_the_reference_within_a_small_budget_finds_nothing() {
     let dir = temp_dir("fuzz-reference");
     let out = run_in(&dir, &["fuzz", "--budget", "150", "--rate", "500"]);
