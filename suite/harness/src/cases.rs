@@ -44,6 +44,19 @@ impl Case {
         self.id.split('.').next().unwrap_or("").to_string()
     }
 
+    /// Roughly how many requests the case sends one after another (a login counts as a
+    /// few redirects); the run starts heavy cases first.
+    pub fn weight(&self) -> u32 {
+        self.steps
+            .iter()
+            .map(|s| match (&s.login, s.concurrent) {
+                (Some(_), _) => 3,
+                (None, true) => 1,
+                (None, false) => s.repeat.unwrap_or(1),
+            })
+            .sum()
+    }
+
     /// Capabilities the case needs: those it declares plus those its templates imply
     /// (a case naming `clients.consent.id` cannot run without a consent client).
     pub fn required_capabilities(&self) -> Vec<String> {

@@ -93,7 +93,12 @@ pub async fn run(
     let total = cases.len();
     let sem = Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1)));
     let mut set = tokio::task::JoinSet::new();
-    for (i, case) in cases.iter().enumerate() {
+    // The run lasts at least as long as its longest case, so the cases with the most
+    // sequential requests start first and overlap with everything else.
+    let mut order: Vec<usize> = (0..cases.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cases[i].weight()));
+    for i in order {
+        let case = &cases[i];
         let case = Arc::clone(case);
         let engine = Arc::clone(&engine);
         let sem = Arc::clone(&sem);
