@@ -46,7 +46,9 @@ fn main() -> anyhow::Result<()> {
                 concurrency,
                 ..RunOptions::default()
             };
+            let cpu0 = cpu_ms();
             let r = run(&catalogue.cases, &target.profile, &opts).await?;
+            let cpu = cpu_ms() - cpu0;
             let mut counts: BTreeMap<Verdict, usize> = BTreeMap::new();
             for c in &r.cases {
                 *counts.entry(c.verdict).or_default() += 1;
