@@ -258,7 +258,13 @@ impl Fixture {
         let spec: FixtureSpec = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             FixtureError::Format {
-                path: if path == "." { "$".into() } else { path },
+                // serde_path_to_error names the root "." and, for an unknown member whose
+                // name is empty, gives no path at all; both mean the top-level object.
+                path: if path == "." || path.is_empty() {
+                    "$".into()
+                } else {
+                    path
+                },
                 message: e.inner().to_string(),
             }
         })?;
