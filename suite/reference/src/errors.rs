@@ -273,6 +273,12 @@ impl IntoResponse for ApiError {
         if let Some(a) = self.allow {
             h.insert(header::ALLOW, HeaderValue::from_static(a));
         }
+        // The rest of an oversized body is never read, so the connection cannot carry
+        // another request: close it rather than let the client reuse it and meet a broken
+        // pipe (RFC 9110 15.5.14 allows closing; RFC 9112 9.6 says how to announce it).
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }

@@ -174,6 +174,11 @@ async fn body_limit_is_413_with_or_without_content_length() {
         .send()
         .await
         .unwrap();
+    // The unread rest of the body makes the connection unusable: it must be announced closed.
+    assert_eq!(
+        r.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
     expect_error(r, 413, "invalid_request").await;
     // Chunked, so no Content-Length to check up front.
     let status = raw_chunked_post(srv.local_addr, "/oauth/revoke", big.as_bytes()).await;
