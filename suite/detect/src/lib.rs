@@ -24,9 +24,12 @@ pub struct MatrixOptions {
     pub parallel_faults: usize,
     /// Cases in flight at once within one run.
     pub case_concurrency: usize,
-    /// Per-request timeout: the slow and hanging faults are caught by it, so it is kept
-    /// short, well above what the in-process reference needs.
+    /// Per-request timeout of the runs whose fault is a slow or hanging endpoint: they are
+    /// caught by it, so it is short, though well above what the in-process reference needs.
     pub request_timeout: Duration,
+    /// Per-request timeout of every other run (and the clean one): long, so a loaded
+    /// machine cannot turn a slow answer into an error and hide a fault.
+    pub patient_timeout: Duration,
     /// Faults to run; all of them when empty.
     pub only: Vec<Fault>,
 }
@@ -34,9 +37,10 @@ pub struct MatrixOptions {
 impl Default for MatrixOptions {
     fn default() -> Self {
         MatrixOptions {
-            parallel_faults: 4,
-            case_concurrency: 16,
-            request_timeout: Duration::from_millis(2500),
+            parallel_faults: 8,
+            case_concurrency: 32,
+            request_timeout: Duration::from_millis(1500),
+            patient_timeout: Duration::from_secs(10),
             only: Vec::new(),
         }
     }
@@ -48,6 +52,8 @@ pub struct FaultRow {
     pub fault: Fault,
     /// Ids of the MUST/SHOULD cases that caught it, sorted.
     pub caught_by: Vec<String>,
+    /// How long its run took (for the command's summary, never for the report).
+    pub elapsed: Duration,
 }
 
 impl FaultRow {
@@ -110,12 +116,15 @@ fn catches(fault: Fault, r: &CaseResult) -> bool {
     }
 }
 
-/// The reference's profile with the matrix's timeouts.
-fn profile(opts: &MatrixOptions) -> anyhow::Result<Profile> {
+/// The reference's profile with a request timeout.
+fn profile(timeout: Duration) -> anyhow::Result<Profile> {
     let mut p = qoauth_harness::profile::reference_profile()?;
-    p.request_timeout = opts.request_timeout;
+    p.request_timeout = timeout;
     // A case of several steps against a hanging endpoint must still end on its own.
-    p.case_timeout = opts.request_timeout * 8;
+    p.case_timeout = timeout * 4;
+    // Destructive cases exhaust budgets shared by the whole run (rate limits), so their
+    // outcome would depend on what else ran; the matrix leaves them to explicit runs.
+    p.allow_destructive = false;
     Ok(p)
 }
 
@@ -144,10 +153,33 @@ async fn run_against(
     Ok(result?.cases)
 }
 
+/// Keeps the deliberate panics of `panic-on-json-array` quiet and cheap: the default hook
+/// would print, and in debug builds symbolize, a backtrace for each, long enough to run
+/// into the request timeout. Every other panic still goes to the previous hook.
+fn quiet_fault_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .copied()
+                .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+                .unwrap_or("");
+            if !msg.starts_with("fault ") {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs the clean reference and every fault, `parallel_faults` at a time.
 pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<Matrix> {
+    quiet_fault_panics();
     let cases: Arc<Vec<Arc<Case>>> = Arc::new(catalogue.cases.clone());
-    let profile = Arc::new(profile(opts)?);
+    let patient = Arc::new(profile(opts.patient_timeout)?);
+    let impatient = Arc::new(profile(opts.request_timeout)?);
     let opts = Arc::new(opts.clone());
     let faults: Vec<Fault> = if opts.only.is_empty() {
         Fault::ALL.to_vec()
@@ -155,28 +187,27 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
         opts.only.clone()
     };
 
-    let clean = run_against(&cases, &profile, Faults::default(), &opts).await?;
-    let false_positives = clean
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .map(|r| FalsePositive {
-            case_id: r.id.clone(),
-            verdict: r.verdict,
-            reason: r.reason.clone().unwrap_or_default(),
-        })
-        .collect();
-
+    let clean = {
+        let (cases, profile, opts) = (Arc::clone(&cases), Arc::clone(&patient), Arc::clone(&opts));
+        tokio::spawn(async move { run_against(&cases, &profile, Faults::default(), &opts).await })
+    };
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.parallel_faults.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for fault in faults {
+        let profile = if caught_by_timeout(fault) {
+            &impatient
+        } else {
+            &patient
+        };
         let (cases, profile, opts, sem) = (
             Arc::clone(&cases),
-            Arc::clone(&profile),
+            Arc::clone(profile),
             Arc::clone(&opts),
             Arc::clone(&sem),
         );
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
+            let t0 = std::time::Instant::now();
             let results = run_against(&cases, &profile, Faults::of([fault]), &opts).await?;
             let caught_by: BTreeSet<String> = results
                 .iter()
@@ -186,6 +217,7 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
             anyhow::Ok(FaultRow {
                 fault,
                 caught_by: caught_by.into_iter().collect(),
+                elapsed: t0.elapsed(),
             })
         });
     }
@@ -193,6 +225,16 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
     while let Some(joined) = set.join_next().await {
         rows.push(joined??);
     }
+    let false_positives = clean
+        .await??
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+        .map(|r| FalsePositive {
+            case_id: r.id.clone(),
+            verdict: r.verdict,
+            reason: r.reason.clone().unwrap_or_default(),
+        })
+        .collect();
     rows.sort_by_key(|r| r.fault);
     Ok(Matrix {
         cases: cases.len(),

@@ -228,8 +228,8 @@ mod catalogue {
             "discovery metadata lacks token_endpoint and revocation_endpoint"
             "RFC 8414 2";
         MethodNotAllowedBare "method-not-allowed-bare" Protocol
-            "405 answers carry no Errors envelope and no Allow header"
-            "RFC 9110 15.5.6; spec Errors";
+            "405 answers have an empty body instead of an Errors envelope"
+            "spec Errors; notes section 1 (clients parse the envelope on every status)";
         // Robustness.
         PanicOnJsonArray "panic-on-json-array" Robustness
             "a token body that is a JSON array crashes the handler (500)"

@@ -21,7 +21,7 @@ pub(crate) const RACE_MARK: &str = "x-qoauth-fault-race";
 /// How long `slow-token` stalls; far beyond any client's request timeout.
 const SLOW: Duration = Duration::from_secs(20);
 /// The window between the racy check and the redemption.
-const RACE_WINDOW: Duration = Duration::from_millis(40);
+const RACE_WINDOW: Duration = Duration::from_millis(300);
 /// Faults that need the token request body.
 const BODY_FAULTS: &[Fault] = &[
     Fault::UnknownParamsRejected,
@@ -201,7 +201,6 @@ async fn respond(f: &Faults, path: &str, grant: Option<&str>, resp: Response) ->
         rewrite_location(f, &mut parts);
     }
     if status == StatusCode::METHOD_NOT_ALLOWED && f.has(Fault::MethodNotAllowedBare) {
-        parts.headers.remove(header::ALLOW);
         parts.headers.remove(header::CONTENT_TYPE);
         parts.headers.remove(header::CONTENT_LENGTH);
         return Response::from_parts(parts, Body::empty());

@@ -1,0 +1,42 @@
+//! Keeps the detection matrix honest: every fault of the catalogue is caught by at least one
+//! MUST/SHOULD case, the clean reference trips none, and `reports/detection.md` is what the
+//! matrix generates today.
+
+use std::path::Path;
+
+use qoauth_harness::Catalogue;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_caught_no_false_positive_report_current() {
+    let catalogue = Catalogue::load(&Catalogue::default_dir()).expect("the case catalogue loads");
+    let matrix = qoauth_detect::run(&catalogue, &qoauth_detect::MatrixOptions::default())
+        .await
+        .expect("the matrix runs");
+    let rendered = qoauth_detect::render(&matrix);
+    assert!(
+        matrix.rows.len() >= 40,
+        "the catalogue has {} faults, fewer than 40",
+        matrix.rows.len()
+    );
+    assert_eq!(matrix.rows.len(), qoauth_reference::Fault::ALL.len());
+    assert!(
+        matrix.false_positives.is_empty(),
+        "the clean reference fails cases: {:#?}",
+        matrix.false_positives
+    );
+    let missed: Vec<&str> = matrix.missed().iter().map(|f| f.name()).collect();
+    assert!(
+        missed.is_empty(),
+        "faults not caught: {missed:?}\n{rendered}"
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/detection.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if committed != rendered {
+        let fresh = std::env::temp_dir().join("detection.md");
+        let _ = std::fs::write(&fresh, &rendered);
+        panic!(
+            "reports/detection.md is out of date; regenerate it with `cargo run -p qoauth --features faults -- detect --write reports/detection.md` (fresh copy: {})",
+            fresh.display()
+        );
+    }
+}
