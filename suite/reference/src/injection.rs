@@ -133,11 +133,10 @@ async fn token_request(
     let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     *grant = get("grant_type").map(str::to_owned);
     if f.has(Fault::UnknownParamsRejected) {
-        if let Some((k, _)) = pairs
+        let unknown = pairs
             .iter()
-            .find(|(k, _)| !KNOWN.contains(&k.as_str()) && !k.starts_with("user_lookup"))
-        {
-            let _ = k;
+            .any(|(k, _)| !KNOWN.contains(&k.as_str()) && !k.starts_with("user_lookup"));
+        if unknown {
             return Err(ApiError::invalid_request("unsupported parameter").into_response());
         }
     }
