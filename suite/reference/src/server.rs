@@ -184,6 +184,7 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         Some(p) => Fixture::from_path(p)?,
         None => Fixture::default_fixture(),
     };
+    let shutdown = ShutdownSignal::install()?;
     let server = spawn_faulty(fixture, opts.addr, opts.tls.clone(), opts.faults).await?;
     #[cfg(feature = "faults")]
     for f in opts.faults.iter() {
@@ -206,30 +207,45 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         eprintln!("generated TLS certificate: {}", path.display());
     }
     tracing::info!(base_url = %server.base_url, "reference server listening");
-    shutdown_signal().await;
+    shutdown.received().await;
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// SIGINT and SIGTERM handlers, installed before the base URL is printed: a supervisor that
+/// signals as soon as it has read the URL must find them in place, not kill the process.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    signals: (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+}
+
+impl ShutdownSignal {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(ShutdownSignal {
+                signals: (
+                    signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+                    signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+                ),
+            })
         }
+        #[cfg(not(unix))]
+        Ok(ShutdownSignal {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn received(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.signals.0.recv() => {}
+            _ = self.signals.1.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
