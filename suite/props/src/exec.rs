@@ -228,7 +228,15 @@ impl Target {
         }
         for _ in 0..times {
             let t = Instant::now();
-            let (n, r) = self.engine.send(&prep, jar, true).await;
+            let (mut n, mut r) = self.engine.send(&prep, jar, true).await;
+            if r.as_ref().err().is_some_and(stale_connection) {
+                // A pooled keep-alive connection the server had just closed: the request
+                // never reached it. Once more on a fresh connection; a server that
+                // really drops the request drops it again.
+                let (n2, r2) = self.engine.send(&prep, jar, true).await;
+                n += n2;
+                r = r2;
+            }
             *sent += n;
             let err = r.as_ref().err().cloned();
             if let Ok(o) = &r {
@@ -257,4 +265,10 @@ fn exchange(
         error: r.err(),
         elapsed,
     }
+}
+
+/// Whether a transport error is the keep-alive race (the server closed an idle pooled
+/// connection as the request went out) rather than anything the request caused.
+fn stale_connection(e: &Transport) -> bool {
+    matches!(e, Transport::Other(m) if m.contains("connection closed before message completed"))
 }

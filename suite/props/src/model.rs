@@ -230,29 +230,20 @@ impl Model {
             }
             Op::Exchange { .. } => {}
             Op::RevokeAccess { at, .. } => {
-                self.access[*at].life = Life::Dead;
-                // RFC 7009 2.1: the server MAY revoke the refresh token as well.
+                // RFC 7009 2.1: the server MAY revoke the refresh token (and with it the
+                // grant) as well.
                 if let Some(f) = self.access[*at].family {
-                    for r in self
-                        .refresh
-                        .iter_mut()
-                        .filter(|r| r.family == f && r.life == Life::Live)
-                    {
-                        r.life = Life::Unknown;
-                    }
+                    self.unsure_family(f);
                 }
+                self.access[*at].life = Life::Dead;
             }
             Op::RevokeRefresh { rt, .. } => {
-                self.refresh[*rt].life = Life::Dead;
-                // RFC 7009 2.1: access tokens of the same grant SHOULD go too.
+                // RFC 7009 2.1: the grant's access tokens SHOULD go too; and revoking a
+                // rotated-out token may be taken as the family's revocation (RFC 9700
+                // 4.14.2), so every live credential of the family becomes unknown.
                 let f = self.refresh[*rt].family;
-                for a in self
-                    .access
-                    .iter_mut()
-                    .filter(|a| a.family == Some(f) && a.life == Life::Live)
-                {
-                    a.life = Life::Unknown;
-                }
+                self.unsure_family(f);
+                self.refresh[*rt].life = Life::Dead;
             }
         }
         self
