@@ -57,7 +57,11 @@ pub async fn detect(args: DetectArgs) -> anyhow::Result<bool> {
     let mut slowest: Vec<_> = matrix.rows.iter().collect();
     slowest.sort_by_key(|r| std::cmp::Reverse(r.elapsed));
     for r in slowest.iter().take(5) {
-        eprintln!("  slowest: {} {:.1} s", r.fault.name(), r.elapsed.as_secs_f64());
+        eprintln!(
+            "  slowest: {} {:.1} s",
+            r.fault.name(),
+            r.elapsed.as_secs_f64()
+        );
     }
     for fp in &matrix.false_positives {
         eprintln!(
