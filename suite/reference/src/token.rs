@@ -28,6 +28,26 @@ pub(crate) const GRANT_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-
 pub(crate) const TOKEN_TYPE_ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 pub(crate) async fn token(State(s): State<Shared>, req: Request) -> Response {
+    post_endpoint(s, req, parse::token_request, token_inner).await
+}
+
+/// What an endpoint does with a parsed body: parameters, headers, peer address, now (ms).
+type EndpointFn = fn(
+    &AppState,
+    Params<'_>,
+    &HeaderMap,
+    Option<std::net::IpAddr>,
+    u64,
+) -> Result<Response, ApiError>;
+
+/// The body-carrying endpoints share their framing: purge, host, size-limited body, parse by
+/// content type, answer errors as envelopes, and add CORS headers for allowed origins.
+async fn post_endpoint(
+    s: Shared,
+    req: Request,
+    parse: for<'a> fn(Option<&str>, &'a [u8]) -> Result<Params<'a>, parse::ParseError>,
+    inner: EndpointFn,
+) -> Response {
     let now = now_ms();
     s.maybe_purge(now);
     let (mut parts, body) = req.into_parts();
@@ -41,9 +61,9 @@ pub(crate) async fn token(State(s): State<Shared>, req: Request) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let peer = AppState::peer(&parts.extensions);
-    let result = parse::token_request(ct, &bytes)
+    let result = parse(ct, &bytes)
         .map_err(ApiError::from)
-        .and_then(|p| token_inner(&s, p, &parts.headers, peer, now));
+        .and_then(|p| inner(&s, p, &parts.headers, peer, now));
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -718,28 +738,7 @@ fn impersonation(
 /// header are accepted, client credentials are checked when given, unknown tokens get 200,
 /// the hint is only a hint, and revoking a refresh token revokes its whole grant.
 pub(crate) async fn revoke(State(s): State<Shared>, req: Request) -> Response {
-    let now = now_ms();
-    s.maybe_purge(now);
-    let (mut parts, body) = req.into_parts();
-    normalize_host(&mut parts);
-    let bytes = match read_body(s.reg.max_body_bytes, &parts.headers, body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let ct = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
-    let peer = AppState::peer(&parts.extensions);
-    let result = parse::revoke_request(ct, &bytes)
-        .map_err(ApiError::from)
-        .and_then(|p| revoke_inner(&s, p, &parts.headers, peer, now));
-    let mut resp = match result {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    };
-    s.cors(&parts.headers, &mut resp);
-    resp
+    post_endpoint(s, req, parse::revoke_request, revoke_inner).await
 }
 
 fn revoke_inner(
