@@ -4,9 +4,12 @@
 //! the case), and timestamps and random values are normalized, so the same behaviour
 //! gives byte-identical snapshots and nothing sensitive reaches a report.
 
+use crate::exec::RawExchange;
+use crate::profile::Profile;
+use crate::result::{Exchange, RecordedRequest, RecordedResponse};
 use regex::Regex;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 /// Body fields whose values are credentials or single-use secrets.
@@ -417,5 +420,111 @@ impl Redactor {
                 self.text(value)
             }
         })
+    }
+}
+
+/// Turns raw exchanges into redacted, normalized transcript entries. Sensitive values
+/// are registered in transcript order first, so numbering follows order of appearance.
+/// The harness's run and the property runner both record through this one function, so a
+/// counterexample's transcript is redacted exactly as a case's is.
+pub fn transcript(
+    r: &mut Redactor,
+    profile: &Profile,
+    raw: &[RawExchange],
+    captured: &[(String, String)],
+) -> Vec<Exchange> {
+    for ex in raw {
+        if let Some(q) = ex.request.url.query() {
+            r.scan_form(q);
+        }
+        for (k, v) in &ex.request.headers {
+            r.scan_header(k, v);
+        }
+        if let Some(bd) = &ex.request.body {
+            scan_body(r, bd, ex.request.header("content-type"));
+        }
+        if let Some(o) = &ex.response {
+            for (k, v) in &o.headers {
+                r.scan_header(k, v);
+                if k == "location" {
+                    if let Some(loc) = o.location() {
+                        if let Some(q) = loc.query() {
+                            r.scan_form(q);
+                        }
+                        if let Some(f) = loc.fragment() {
+                            r.scan_form(f);
+                        }
+                    }
+                }
+            }
+            scan_body(r, &o.body, o.header("content-type").as_deref());
+        }
+    }
+    for (name, v) in captured {
+        r.register(name, v);
+    }
+    let base = profile.base().to_string();
+    raw.iter()
+        .map(|ex| {
+            let full = ex.request.url.as_str();
+            let target = full
+                .strip_prefix(&base)
+                .map(str::to_string)
+                .unwrap_or_else(|| full.to_string());
+            let mut headers = BTreeMap::new();
+            for (k, v) in &ex.request.headers {
+                if let Some(v) = r.header(k, v) {
+                    headers.insert(k.clone(), v);
+                }
+            }
+            let request = RecordedRequest {
+                method: ex.request.method.clone(),
+                target: r.text(&target),
+                headers,
+                body: ex
+                    .request
+                    .body
+                    .as_ref()
+                    .and_then(|b| r.body(b, ex.request.header("content-type"))),
+            };
+            let response = ex.response.as_ref().map(|o| {
+                let mut headers = BTreeMap::new();
+                for (k, v) in &o.headers {
+                    if let Some(v) = r.header(k, v) {
+                        headers
+                            .entry(k.clone())
+                            .and_modify(|e: &mut String| {
+                                e.push_str(", ");
+                                e.push_str(&v);
+                            })
+                            .or_insert(v);
+                    }
+                }
+                RecordedResponse {
+                    status: o.status,
+                    headers,
+                    body: r.body(&o.body, o.header("content-type").as_deref()),
+                }
+            });
+            Exchange {
+                step: ex.step.clone(),
+                request,
+                response,
+                transport_error: ex.error.as_ref().map(|e| r.text(&e.to_string())),
+                elapsed_ms: Some(ex.elapsed.as_secs_f64() * 1000.0),
+            }
+        })
+        .collect()
+}
+
+fn scan_body(r: &mut Redactor, body: &[u8], ct: Option<&str>) {
+    if body.is_empty() || body.len() > 256 * 1024 {
+        return;
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        r.scan_json(&v);
+    } else if ct.is_none_or(|c| c.contains("x-www-form-urlencoded")) {
+        // Without a content type the body may still be a form a lenient server accepted.
+        r.scan_form(&String::from_utf8_lossy(body));
     }
 }
