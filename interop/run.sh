@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Drives the real OAuth client libraries (interop/README.md) against the reference server:
 # builds the server, starts it twice on free loopback ports (plain HTTP, and TLS with a
-# certificate made for the run), installs the pinned clients, runs the Node and Python
-# suites, stops the servers, and exits non-zero if anything failed.
+# certificate made for the run), installs the pinned clients, runs the Node, Python and
+# Rust suites, stops the servers, and exits non-zero if anything failed.
 # Needs cargo, node (>= 20) with npm, and python3 (>= 3.10) with venv; nothing global.
 set -euo pipefail
 
@@ -18,7 +18,8 @@ die() { printf 'interop: %s\n' "$*" >&2; exit 2; }
 for tool in node npm python3; do
   command -v "$tool" >/dev/null || die "$tool is not on PATH"
 done
-[ -n "${QOAUTH_BIN:-}" ] || command -v cargo >/dev/null || die "cargo is not on PATH"
+# cargo builds the server (unless QOAUTH_BIN names one) and always runs the Rust suite.
+command -v cargo >/dev/null || die "cargo is not on PATH"
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || die "node >= 20 is needed (found $(node --version))"
 python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' \
@@ -103,15 +104,21 @@ say "plain: $http_url  tls: $https_url"
 export QOAUTH_HTTP_URL="$http_url"
 export QOAUTH_HTTPS_URL="$https_url"
 export QOAUTH_FIXTURE="$root/suite/reference/fixtures/default.json"
-# Trust the run's certificate: Node adds it to its root store, requests uses it alone.
+# Trust the run's certificate: Node adds it to its root store, requests uses it alone, and
+# the Rust suite trusts it alone.
 export NODE_EXTRA_CA_CERTS="$cert"
 export REQUESTS_CA_BUNDLE="$cert"
+export QOAUTH_TLS_CERT="$cert"
 
 status=0
 say "Node suite"
 (cd "$here/node" && node --test --test-concurrency=1 test/) || status=1
 say "Python suite"
 (cd "$here/python" && "$venv/bin/python" -m pytest) || status=1
+# The oauth2 crate; `cargo test` runs the same tests against an in-process reference, here
+# they drive the server started above (QOAUTH_HTTPS_URL, QOAUTH_TLS_CERT, QOAUTH_FIXTURE).
+say "Rust suite (the oauth2 crate)"
+(cd "$root" && cargo test --quiet -p qoauth-interop-oauth2 --test oauth2_crate) || status=1
 
 if [ "$status" -ne 0 ]; then
   say "server logs are in $run_dir"

@@ -1,5 +1,8 @@
-//! The reference tenant a test talks to: the default fixture served in-process over TLS
-//! with a certificate made at start-up, its RFC 8414 endpoints, and the fixture's clients.
+//! The reference tenant a test talks to, its RFC 8414 endpoints, and the fixture's
+//! clients. By default the reference runs in-process over TLS with a certificate made at
+//! start-up, so `cargo test` needs nothing else. `interop/run.sh` instead points the tests
+//! at the server it started (`QOAUTH_HTTPS_URL`, `QOAUTH_TLS_CERT`, `QOAUTH_FIXTURE`), so
+//! that they drive the same binary as the Node and Python suites, `QOAUTH_BIN` included.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -22,18 +25,55 @@ pub struct Endpoints {
     pub revocation: String,
 }
 
-/// A running reference server over TLS and what a client needs to reach it.
+/// The base URL of a server started elsewhere; when set, the tests use it.
+pub const URL_VAR: &str = "QOAUTH_HTTPS_URL";
+/// The PEM certificate that server's clients must trust.
+pub const CERT_VAR: &str = "QOAUTH_TLS_CERT";
+/// The fixture that server was started with (the default fixture when unset).
+pub const FIXTURE_VAR: &str = "QOAUTH_FIXTURE";
+
+/// A reference server over TLS and what a client needs to reach it.
 pub struct Tenant {
-    server: RunningServer,
+    /// `None` when the server runs elsewhere (`QOAUTH_HTTPS_URL`).
+    server: Option<RunningServer>,
+    base_url: String,
     cert: reqwest::Certificate,
     pub endpoints: Endpoints,
 }
 
 impl Tenant {
-    /// Starts the reference with the default fixture on a free loopback port over TLS:
-    /// the crate refuses a revocation endpoint that is not https (RFC 7009 2), and a
+    /// The server named by `QOAUTH_HTTPS_URL`, or else a fresh in-process one. Always
+    /// TLS: the crate refuses a revocation endpoint that is not https (RFC 7009 2), and a
     /// tenant is always https.
     pub async fn start() -> anyhow::Result<Tenant> {
+        match std::env::var(URL_VAR) {
+            Ok(url) if !url.is_empty() => Tenant::external(url.trim_end_matches('/')).await,
+            _ => Tenant::in_process().await,
+        }
+    }
+
+    async fn external(base: &str) -> anyhow::Result<Tenant> {
+        ensure!(
+            base.starts_with("https://"),
+            "{URL_VAR} is not an https URL: {base}"
+        );
+        let path = std::env::var(CERT_VAR).with_context(|| {
+            format!("{URL_VAR} is set, so {CERT_VAR} must name its certificate")
+        })?;
+        let pem = std::fs::read(&path).with_context(|| format!("cannot read {CERT_VAR} {path}"))?;
+        let cert = reqwest::Certificate::from_pem(&pem)
+            .with_context(|| format!("{CERT_VAR} {path} is not a PEM certificate"))?;
+        let endpoints = discover(base, &builder(&cert).build()?).await?;
+        Ok(Tenant {
+            server: None,
+            base_url: base.to_owned(),
+            cert,
+            endpoints,
+        })
+    }
+
+    /// The reference with the default fixture on a free loopback port.
+    async fn in_process() -> anyhow::Result<Tenant> {
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let server = spawn_with(Fixture::default_fixture(), addr, Tls::Generated)
             .await
@@ -48,7 +88,8 @@ impl Tenant {
         ensure!(base.starts_with("https://"), "not a TLS server: {base}");
         let endpoints = discover(&base, &builder(&cert).build()?).await?;
         Ok(Tenant {
-            server,
+            server: Some(server),
+            base_url: base,
             cert,
             endpoints,
         })
@@ -56,7 +97,7 @@ impl Tenant {
 
     /// `https://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        &self.server.base_url
+        &self.base_url
     }
 
     /// The HTTP client handed to the crate (and used by the probes): it trusts only the
@@ -75,8 +116,11 @@ impl Tenant {
             .expect("a reqwest client")
     }
 
+    /// Stops the server if the test started it.
     pub async fn shutdown(self) {
-        self.server.shutdown().await;
+        if let Some(server) = self.server {
+            server.shutdown().await;
+        }
     }
 }
 
@@ -128,17 +172,38 @@ impl fmt::Debug for FixtureClient {
     }
 }
 
-/// Reads a client from the default fixture, so that the tests follow its secrets and
-/// redirect URIs instead of copying them.
+/// The fixture the tenant serves: `QOAUTH_FIXTURE` for a server started elsewhere, the
+/// default fixture otherwise.
+pub fn fixture() -> anyhow::Result<Value> {
+    let external = std::env::var(URL_VAR).is_ok_and(|u| !u.is_empty());
+    match std::env::var(FIXTURE_VAR) {
+        Ok(path) if external && !path.is_empty() => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {FIXTURE_VAR} {path}"))?;
+            serde_json::from_str(&text).with_context(|| format!("{path} is not JSON"))
+        }
+        _ => Ok(serde_json::from_str(Fixture::default_json())?),
+    }
+}
+
+/// The access token lifetime the fixture gives, in seconds.
+pub fn access_token_seconds() -> anyhow::Result<u64> {
+    fixture()?["lifetimes"]["access_token_seconds"]
+        .as_u64()
+        .context("the fixture has no access token lifetime")
+}
+
+/// Reads a client from the fixture, so that the tests follow its secrets and redirect
+/// URIs instead of copying them.
 pub fn fixture_client(id: &str) -> anyhow::Result<FixtureClient> {
-    let fixture: Value = serde_json::from_str(Fixture::default_json())?;
+    let fixture = fixture()?;
     let clients = fixture["clients"]
         .as_array()
         .context("the fixture has no clients")?;
     let c = clients
         .iter()
         .find(|c| c["client_id"] == id)
-        .with_context(|| format!("client {id} is not in the default fixture"))?;
+        .with_context(|| format!("client {id} is not in the fixture"))?;
     let secret = c["secrets"]
         .as_array()
         .and_then(|s| s.first())

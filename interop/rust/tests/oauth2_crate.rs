@@ -18,7 +18,9 @@ use oauth2::{
 use qoauth_interop_oauth2::browser::{self, Callback};
 use qoauth_interop_oauth2::probe;
 use qoauth_interop_oauth2::qlik_errors::QlikErrors;
-use qoauth_interop_oauth2::tenant::{fixture_client, FixtureClient, Tenant, LOGIN_HINT};
+use qoauth_interop_oauth2::tenant::{
+    access_token_seconds, fixture_client, FixtureClient, Tenant, LOGIN_HINT,
+};
 
 type Result<T = ()> = anyhow::Result<T>;
 
@@ -84,15 +86,6 @@ fn failed<TE: ErrorResponse + 'static>(
     }
 }
 
-/// The access token lifetime the default fixture gives (notes section 2: 6 h).
-fn access_ttl() -> Result<u64> {
-    let fixture: serde_json::Value =
-        serde_json::from_str(qoauth_reference::Fixture::default_json())?;
-    fixture["lifetimes"]["access_token_seconds"]
-        .as_u64()
-        .context("the fixture has no access token lifetime")
-}
-
 fn scope_names(token: &BasicTokenResponse) -> Vec<String> {
     let mut names: Vec<String> = token
         .scopes()
@@ -109,7 +102,7 @@ fn check_response(token: &BasicTokenResponse, scopes: &[&str], refresh: bool) ->
         "token_type is {:?}",
         token.token_type()
     );
-    let ttl = access_ttl()?;
+    let ttl = access_token_seconds()?;
     let expires_in = token.expires_in().context("no expires_in")?;
     ensure!(
         expires_in <= Duration::from_secs(ttl)
