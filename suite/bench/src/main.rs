@@ -33,9 +33,12 @@ struct Cli {
     /// Concurrent keep-alive connections.
     #[arg(long, default_value_t = 64)]
     connections: usize,
-    /// Seconds of measured load per server (after one second of warm-up).
-    #[arg(long, default_value_t = 10)]
+    /// Seconds of measured load per server and round (after one second of warm-up).
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Alternating rounds (ceiling, then reference); the ratios reported are their medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Tokens to issue before reading the reference's resident memory; 0 skips that step.
     #[arg(long, default_value_t = 1_000_000)]
     tokens: u64,
@@ -152,6 +155,23 @@ impl ChildServer {
         Ok(Self { child, addr })
     }
 
+    /// User plus system CPU time the server has used so far, in clock ticks. Divided by the
+    /// requests of a round it gives the cost of one request, a figure that a busy machine
+    /// disturbs far less than requests per second.
+    fn cpu_ticks(&self) -> Result<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the parenthesised command name, which may itself hold spaces.
+        let rest = stat.rsplit_once(')').context("malformed /proc stat")?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| -> Result<u64> {
+            f.get(i)
+                .and_then(|v| v.parse().ok())
+                .context("malformed /proc stat")
+        };
+        // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after ')'.
+        Ok(field(11)? + field(12)?)
+    }
+
     fn rss_kib(&self) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         status
@@ -175,6 +195,8 @@ struct Figures {
     per_second: f64,
     p50_us: u64,
     p99_us: u64,
+    /// Server CPU time per request, microseconds; zero until `measured_load` fills it in.
+    cpu_us_per_request: f64,
 }
 
 fn run(cli: &Cli) -> Result<()> {
@@ -187,14 +209,21 @@ fn run(cli: &Cli) -> Result<()> {
         .enable_all()
         .build()?;
 
+    // Both servers stay up for the whole run and are measured in alternating rounds: a
+    // shared or throttled machine drifts over a run, and alternating puts the same drift on
+    // both sides of each round's ratio instead of all of it on one server.
     let ceiling = ChildServer::start("serve-ceiling", cli.server_core)?;
-    let c = rt.block_on(load(ceiling.addr, cli.connections, cli.seconds, None))?;
-    drop(ceiling);
-
     let reference = ChildServer::start("serve-reference", cli.server_core)?;
     std::thread::sleep(Duration::from_millis(200));
     let idle_kib = reference.rss_kib()?;
-    let r = rt.block_on(load(reference.addr, cli.connections, cli.seconds, None))?;
+    let mut rounds = Vec::with_capacity(cli.rounds);
+    for _ in 0..cli.rounds.max(1) {
+        let c = measured_load(&rt, &ceiling, cli)?;
+        let r = measured_load(&rt, &reference, cli)?;
+        rounds.push((c, r));
+    }
+    drop(ceiling);
+    let measured: u64 = rounds.iter().map(|(_, r)| r.requests).sum();
     let after = if cli.tokens > 0 {
         let issued = rt.block_on(load(
             reference.addr,
@@ -202,29 +231,59 @@ fn run(cli: &Cli) -> Result<()> {
             u64::MAX,
             Some(cli.tokens),
         ))?;
-        Some((issued.requests + r.requests, reference.rss_kib()?))
+        Some((issued.requests + measured, reference.rss_kib()?))
     } else {
         None
     };
 
     println!(
-        "client_credentials at {} connections, {} s each, server on core {}, load on core {}",
-        cli.connections, cli.seconds, cli.server_core, cli.client_core
+        "client_credentials at {} connections, {} round(s) of {} s per server, server on core {}, load on core {}",
+        cli.connections,
+        rounds.len(),
+        cli.seconds,
+        cli.server_core,
+        cli.client_core
     );
     println!(
-        "{:<12} {:>12} {:>10} {:>10} {:>10} {:>8}",
-        "server", "requests/s", "p50 (us)", "p99 (us)", "requests", "errors"
+        "{:<6} {:<12} {:>12} {:>10} {:>10} {:>10} {:>8} {:>14}",
+        "round",
+        "server",
+        "requests/s",
+        "p50 (us)",
+        "p99 (us)",
+        "requests",
+        "errors",
+        "cpu/req (us)"
     );
-    for (name, f) in [("ceiling", &c), ("reference", &r)] {
-        println!(
-            "{:<12} {:>12.0} {:>10} {:>10} {:>10} {:>8}",
-            name, f.per_second, f.p50_us, f.p99_us, f.requests, f.errors
-        );
+    for (i, (c, r)) in rounds.iter().enumerate() {
+        for (name, f) in [("ceiling", c), ("reference", r)] {
+            println!(
+                "{:<6} {:<12} {:>12.0} {:>10} {:>10} {:>10} {:>8} {:>14.1}",
+                i + 1,
+                name,
+                f.per_second,
+                f.p50_us,
+                f.p99_us,
+                f.requests,
+                f.errors,
+                f.cpu_us_per_request
+            );
+        }
     }
+    let throughput = median(rounds.iter().map(|(c, r)| r.per_second / c.per_second));
+    let p99 = median(
+        rounds
+            .iter()
+            .map(|(c, r)| r.p99_us as f64 / c.p99_us.max(1) as f64),
+    );
+    let cpu = median(
+        rounds
+            .iter()
+            .map(|(c, r)| r.cpu_us_per_request / c.cpu_us_per_request.max(f64::MIN_POSITIVE)),
+    );
+    println!("server CPU per request (median of rounds): reference {cpu:.2}x the ceiling's");
     println!(
-        "ratio: throughput {:.2} of the ceiling (goal >= 0.60), p99 {:.2}x the ceiling's (goal <= 2.00)",
-        r.per_second / c.per_second,
-        r.p99_us as f64 / c.p99_us.max(1) as f64
+        "ratio (median of rounds): throughput {throughput:.2} of the ceiling (goal >= 0.60), p99 {p99:.2}x the ceiling's (goal <= 2.00)"
     );
     println!(
         "reference resident memory idle: {:.1} MiB (goal < 20 MiB)",
@@ -236,10 +295,43 @@ fn run(cli: &Cli) -> Result<()> {
             kib as f64 / 1024.0
         );
     }
-    if r.errors > 0 || c.errors > 0 {
+    if rounds.iter().any(|(c, r)| r.errors > 0 || c.errors > 0) {
         bail!("some requests failed; the figures above are not trustworthy");
     }
     Ok(())
+}
+
+/// One timed load against a server, with the server's CPU time per request attached. The
+/// ticks include the warm-up second, whose requests are not counted, so the figure errs high
+/// by the same share for both servers.
+fn measured_load(rt: &tokio::runtime::Runtime, server: &ChildServer, cli: &Cli) -> Result<Figures> {
+    let before = server.cpu_ticks()?;
+    let mut f = rt.block_on(load(server.addr, cli.connections, cli.seconds, None))?;
+    let ticks = server.cpu_ticks()? - before;
+    let tick_us = 1e6 / clock_ticks_per_second() as f64;
+    let total = f.requests as f64 * (1.0 + 1.0 / cli.seconds as f64);
+    f.cpu_us_per_request = ticks as f64 * tick_us / total.max(1.0);
+    Ok(f)
+}
+
+fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no preconditions; it returns -1 for an unknown name.
+    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if v > 0 {
+        v as u64
+    } else {
+        100
+    }
+}
+
+fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// Drives `connections` keep-alive HTTP/1.1 connections until `seconds` pass or `total`
@@ -295,6 +387,7 @@ async fn load(
         per_second: requests as f64 / elapsed.as_secs_f64(),
         p50_us: hist.value_at_quantile(0.50),
         p99_us: hist.value_at_quantile(0.99),
+        cpu_us_per_request: 0.0,
     })
 }
 

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
 use tokio::task::JoinHandle;
 
@@ -112,9 +113,14 @@ pub async fn spawn_faulty(
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let mut tls_cert_pem = None;
+    // TCP_NODELAY on every connection: a response that leaves in more than one segment (a
+    // TLS record after the handshake, a login page) would otherwise wait on Nagle's
+    // algorithm for the client's delayed ACK, a stall of up to 40 ms on loopback.
     let task = match tls {
         Tls::None => {
-            let server = axum_server::from_tcp(listener).handle(handle.clone());
+            let server = axum_server::from_tcp(listener)
+                .acceptor(NoDelayAcceptor)
+                .handle(handle.clone());
             tokio::spawn(server.serve(service))
         }
         Tls::Generated | Tls::Files { .. } => {
@@ -140,7 +146,9 @@ pub async fn spawn_faulty(
                     config
                 }
             };
-            let server = axum_server::from_tcp_rustls(listener, config).handle(handle.clone());
+            let server = axum_server::from_tcp(listener)
+                .acceptor(RustlsAcceptor::new(config).acceptor(NoDelayAcceptor))
+                .handle(handle.clone());
             tokio::spawn(server.serve(service))
         }
     };
