@@ -44,11 +44,25 @@ pub enum Command {
     /// budget or the duration, whichever comes first, and never exceed the rate.
     #[command(after_help = FUZZ_EXIT_CODES)]
     Fuzz(FuzzArgs),
+    /// Regenerate the counts and indexes of cases/README.md from the case files.
+    ///
+    /// With --check, changes nothing and exits 1 when the README is stale.
+    Index(IndexArgs),
     /// Run the detection matrix: the cases against the reference with each deliberate fault.
     ///
     /// Exits 1 when a fault goes uncaught or the clean reference fails a case.
     #[cfg(feature = "faults")]
     Detect(crate::detect::DetectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The catalogue directory whose README.md to index.
+    #[arg(long, default_value = "cases")]
+    pub cases: std::path::PathBuf,
+    /// Report whether the README is current instead of rewriting it.
+    #[arg(long)]
+    pub check: bool,
 }
 
 pub const FUZZ_EXIT_CODES: &str = "\

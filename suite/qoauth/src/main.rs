@@ -26,6 +26,31 @@ fn init_logging() {
         .try_init();
 }
 
+/// `qoauth index`: rewrites the generated parts of the catalogue's README, or with
+/// `--check` only says whether they are current.
+fn index(args: &cli::IndexArgs) -> anyhow::Result<ExitCode> {
+    let (old, new) = qoauth_report::cases_readme(&args.cases)?;
+    let path = args.cases.join("README.md");
+    if args.check {
+        if old == new {
+            println!("{} is current", path.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!(
+            "{} is stale: run `{}`",
+            path.display(),
+            qoauth_report::INDEX_COMMAND
+        );
+        return Ok(ExitCode::from(1));
+    }
+    if old != new {
+        std::fs::write(&path, &new)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    println!("indexed {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -51,6 +76,7 @@ fn main() -> ExitCode {
                 fuzz::Outcome::Clean => ExitCode::SUCCESS,
                 fuzz::Outcome::Anomalies => ExitCode::from(1),
             }),
+            Command::Index(args) => index(&args),
             #[cfg(feature = "faults")]
             Command::Detect(args) => detect::detect(args).await.map(|clean| match clean {
                 true => ExitCode::SUCCESS,

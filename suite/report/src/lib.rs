@@ -9,6 +9,7 @@
 mod baseline;
 mod console;
 mod html;
+mod index;
 mod junit;
 mod markdown;
 mod results;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 pub use baseline::{Accepted, AcceptedFailure, Baseline, Gate, Offence};
 pub use console::console_summary;
 pub use html::render_html;
+pub use index::{cases_readme, INDEX_COMMAND};
 pub use junit::render_junit;
 pub use markdown::render_markdown;
 pub use results::{read_results, render_results, ResultsFile, RESULTS_FORMAT};
