@@ -110,7 +110,7 @@ fn run_blocking(profile: Option<Profile>, opts: &Options) -> Result<(RunResult, 
     let seed = runner::pick_seed(opts.seed);
     let (cases, found) =
         runner::run_all(rt.handle().clone(), &target, reference.as_ref(), opts, seed);
-    if embedded.is_none() {
+    if embedded.is_none() && opts.revoke_issued {
         // Leave a real tenant as it was: revoke what the run was issued.
         rt.block_on(target.engine.revoke_minted());
     }

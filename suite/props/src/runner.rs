@@ -44,6 +44,19 @@ pub struct Options {
     pub differential: bool,
     /// Shrinking attempts per failure (each costs requests).
     pub max_shrink_iters: u32,
+    /// Print a line on stderr for each failing property. Callers that run many
+    /// property runs and report the verdicts themselves (the detection matrix) turn it off.
+    pub announce_failures: bool,
+    /// Against a named target, revoke what the run was issued when it ends, leaving a
+    /// real tenant as it was. A throwaway server (one per fault of the detection matrix)
+    /// needs no clean-up, and one whose revocation hangs would hold the run's end.
+    pub revoke_issued: bool,
+    /// Give a property up (an error verdict) once this many of its scenarios ended on a
+    /// transport failure (a timeout, a dropped connection) it does not judge. Against an
+    /// endpoint that hangs, every scenario through it waits out the request timeout, and
+    /// a property would wait out dozens before proptest gives up on the rejections.
+    /// `None` never gives up.
+    pub max_transport_failures: Option<u32>,
 }
 
 impl Default for Options {
@@ -57,6 +70,9 @@ impl Default for Options {
             only: Vec::new(),
             differential: false,
             max_shrink_iters: 512,
+            announce_failures: true,
+            revoke_issued: true,
+            max_transport_failures: None,
         }
     }
 }
@@ -282,6 +298,9 @@ fn run_with_judge(
     );
     let last: Mutex<Option<Failure>> = Mutex::new(None);
     let budget_spent = AtomicBool::new(false);
+    let transport_failures = AtomicU32::new(0);
+    let last_transport: Mutex<Option<String>> = Mutex::new(None);
+    let gave_up = AtomicBool::new(false);
     let runs = AtomicU32::new(0);
     let requests = AtomicU64::new(0);
     let info = AtomicU32::new(0);
@@ -290,11 +309,19 @@ fn run_with_judge(
     // judged, refusals judged) and not passed vacuously.
     let statuses: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
     let outcome = runner.run(strategy, |input: Input| {
-        if budget_spent.load(Ordering::Relaxed) {
+        if budget_spent.load(Ordering::Relaxed) || gave_up.load(Ordering::Relaxed) {
             return Ok(());
         }
         runs.fetch_add(1, Ordering::Relaxed);
         let (ex, verdict, class) = judge(&input);
+        if opts.max_shrink_iters == 0 {
+            // How far a sequence got only guides shrinking. With shrinking off, the
+            // state-machine strategy (the lifecycle model) would panic on reading its
+            // failing value back with that count still set.
+            if let Some(seen) = &input.seen {
+                seen.store(0, Ordering::SeqCst);
+            }
+        }
         requests.fetch_add(u64::from(ex.requests), Ordering::Relaxed);
         if let Ok(mut m) = statuses.lock() {
             for e in ex.all_exchanges() {
@@ -311,6 +338,19 @@ fn run_with_judge(
         }
         if class == Some(Class::Info) {
             info.fetch_add(1, Ordering::Relaxed);
+        }
+        if let (Some(Stop::Transport { error, .. }), Some(cap)) =
+            (&ex.stop, opts.max_transport_failures)
+        {
+            if !matches!(verdict, Rule::Broken(_)) {
+                if let Ok(mut l) = last_transport.lock() {
+                    *l = Some(error.to_string());
+                }
+                if transport_failures.fetch_add(1, Ordering::Relaxed) + 1 >= cap {
+                    gave_up.store(true, Ordering::Relaxed);
+                    return Ok(());
+                }
+            }
         }
         match verdict {
             Rule::Held => Ok(()),
@@ -351,6 +391,18 @@ fn run_with_judge(
             result.verdict = Verdict::Skip;
             result.reason = Some(format!(
                 "the run's request budget was spent after {n} cases; no counterexample so far"
+            ));
+        }
+        Ok(()) if gave_up.load(Ordering::Relaxed) => {
+            result.verdict = Verdict::Error;
+            let last = last_transport
+                .lock()
+                .ok()
+                .and_then(|l| l.clone())
+                .unwrap_or_default();
+            result.reason = Some(format!(
+                "given up after {} scenarios ended on a transport failure (last: {last}); the rule was not judged",
+                transport_failures.load(Ordering::Relaxed)
             ));
         }
         Ok(()) => {
@@ -444,10 +496,12 @@ fn report_failure(
         "seed {}: {} expected {} but saw {}; {where_}",
         sh.seed, result.findings[0].step, result.findings[0].expected, result.findings[0].actual
     );
-    eprintln!(
-        "property {name} failed (seed {}, rerun with --seed {}); {where_}",
-        sh.seed, sh.seed
-    );
+    if sh.opts.announce_failures {
+        eprintln!(
+            "property {name} failed (seed {}, rerun with --seed {}); {where_}",
+            sh.seed, sh.seed
+        );
+    }
     result.reason = Some(redactor.text(&reason));
     result
         .records
@@ -479,6 +533,37 @@ fn differential_meta(level: Level) -> Property {
     }
 }
 
+/// The result of a property whose thread panicked: an error in the report rather than a
+/// property silently missing from it.
+fn panicked(
+    name: &str,
+    title: &str,
+    level: Level,
+    endpoint: &str,
+    refs: Vec<Reference>,
+) -> (CaseResult, Found) {
+    (
+        CaseResult {
+            id: format!("property.{name}"),
+            title: title.to_string(),
+            level,
+            endpoint: endpoint.to_string(),
+            refs,
+            verdict: Verdict::Error,
+            reason: Some("the property's run panicked (its message is on stderr)".into()),
+            findings: Vec::new(),
+            records: BTreeMap::new(),
+            transcript: Vec::new(),
+            requests: 0,
+            duration_ms: 0.0,
+        },
+        Found {
+            property: name.to_string(),
+            case_file: None,
+        },
+    )
+}
+
 /// Runs every selected property against `target` (and `reference` in differential
 /// mode), in parallel threads over one engine.
 pub(crate) fn run_all(
@@ -506,7 +591,10 @@ pub(crate) fn run_all(
         let mut handles = Vec::new();
         for p in &selected {
             let sh = &sh;
-            handles.push(s.spawn(move || run_property(sh, p)));
+            handles.push((
+                panicked(p.name, p.title, p.level, p.endpoint, p.refs.clone()),
+                s.spawn(move || run_property(sh, p)),
+            ));
         }
         if opts.differential
             && (opts.only.is_empty()
@@ -516,9 +604,16 @@ pub(crate) fn run_all(
                     .any(|o| "differential_reference_agreement".contains(o.as_str())))
         {
             let sh = &sh;
-            handles.push(s.spawn(move || run_differential(sh)));
+            let meta = differential_meta(Level::Must);
+            handles.push((
+                panicked(meta.name, meta.title, meta.level, meta.endpoint, meta.refs),
+                s.spawn(move || run_differential(sh)),
+            ));
         }
-        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        handles
+            .into_iter()
+            .map(|(if_panicked, h)| h.join().unwrap_or(if_panicked))
+            .collect()
     });
     let found = out.iter().map(|(_, f)| f.clone()).collect();
     (out.drain(..).map(|(r, _)| r).collect(), found)
