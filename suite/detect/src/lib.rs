@@ -1,15 +1,22 @@
-//! The detection matrix: how many deliberate rule breaks the conformance catalogue catches,
-//! and that the correct reference trips none of its cases.
+//! The detection matrix: how many deliberate rule breaks the conformance catalogue and the
+//! properties catch, and that the correct reference trips none of them.
 //!
 //! For every fault of [`qoauth_reference::Fault::ALL`] a reference server is started in
-//! process with that one fault on, the whole case catalogue runs against it, and the fault
-//! counts as caught when at least one MUST or SHOULD case fails or warns. Timeouts are
-//! what a slow or hanging endpoint looks like from a client, so for those two faults an
-//! error verdict counts too, but only when its reason names the timeout. The clean
-//! reference runs the same way and must give no fail, warn or error at all.
+//! process with that one fault on and the whole case catalogue runs against it; another
+//! server with the same fault gets the properties (all but the differential one, which
+//! compares with the reference itself and so would measure the fault, not the suite), with
+//! a fixed seed and a modest number of generated cases each, so the matrix is reproducible
+//! and quick. Each run has a server of its own, so what one run leaves behind (used codes,
+//! spent budgets) cannot change another's outcome. The fault counts as caught when at least one MUST or SHOULD case or
+//! property fails or warns: a property is named after the clause it enforces, so its
+//! failure names the broken rule. Timeouts are what a slow or hanging endpoint looks like
+//! from a client, so for those two faults a case's error verdict counts too, but only when
+//! its reason names the timeout. The clean reference runs the same way and must give no
+//! fail, warn or error at all, and must pass every property.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +39,22 @@ pub struct MatrixOptions {
     pub patient_timeout: Duration,
     /// Faults to run; all of them when empty.
     pub only: Vec<Fault>,
+    /// Generated cases per property in each property run; 0 leaves the properties out.
+    pub property_cases: u32,
+    /// The seed of every property run: fixed, so every rerun generates the same requests.
+    pub property_seed: u64,
 }
+
+/// Enough generated cases for every property to reach the rule it enforces a few
+/// times over, few enough that all the faults' property runs add well under a minute.
+pub const DEFAULT_PROPERTY_CASES: u32 = 16;
+
+/// Transport failures after which a property of a faulty run gives up (see
+/// [`qoauth_props::Options::max_transport_failures`]).
+const MAX_TRANSPORT_FAILURES: u32 = 3;
+
+/// The committed report's property seed.
+pub const DEFAULT_PROPERTY_SEED: u64 = 6749;
 
 impl Default for MatrixOptions {
     fn default() -> Self {
@@ -42,40 +64,94 @@ impl Default for MatrixOptions {
             request_timeout: Duration::from_millis(1500),
             patient_timeout: Duration::from_secs(10),
             only: Vec::new(),
+            property_cases: DEFAULT_PROPERTY_CASES,
+            property_seed: DEFAULT_PROPERTY_SEED,
         }
     }
 }
 
-/// What one fault's run showed.
+/// A property that failed or warned on a faulty server.
+#[derive(Debug, Clone)]
+pub struct PropertyCatch {
+    /// The property's name (its case id without `property.`).
+    pub name: String,
+    pub verdict: Verdict,
+    /// What the property saw (seed, step, expected, actual).
+    pub reason: String,
+}
+
+/// What one fault's runs showed.
 #[derive(Debug, Clone)]
 pub struct FaultRow {
     pub fault: Fault,
     /// Ids of the MUST/SHOULD cases that caught it, sorted.
     pub caught_by: Vec<String>,
-    /// How long its run took (for the command's summary, never for the report).
+    /// The MUST/SHOULD properties that caught it, sorted by name.
+    pub caught_by_properties: Vec<PropertyCatch>,
+    /// How long its case run took (for the command's summary, never for the report).
     pub elapsed: Duration,
+    /// How long its property run took (likewise).
+    pub properties_elapsed: Duration,
 }
 
 impl FaultRow {
     pub fn caught(&self) -> bool {
+        self.caught_by_cases() || self.caught_by_properties()
+    }
+
+    pub fn caught_by_cases(&self) -> bool {
         !self.caught_by.is_empty()
+    }
+
+    pub fn caught_by_properties(&self) -> bool {
+        !self.caught_by_properties.is_empty()
     }
 }
 
-/// A clean-reference case that did not pass (a false positive of the catalogue).
+/// A clean-reference case or property that did not pass (a false positive of the suite).
+/// Properties count when they do anything but pass: a skipped property judged nothing.
 #[derive(Debug, Clone)]
 pub struct FalsePositive {
+    /// The case id; for a property, `property.<name>`.
     pub case_id: String,
     pub verdict: Verdict,
     pub reason: String,
+}
+
+/// A property as the matrix ran it.
+#[derive(Debug, Clone)]
+pub struct PropertyInfo {
+    pub name: String,
+    pub level: Level,
+    /// The clauses it enforces, as its references name them.
+    pub clauses: String,
 }
 
 /// The whole matrix.
 #[derive(Debug, Clone)]
 pub struct Matrix {
     pub cases: usize,
+    /// The properties of every run, in catalogue order (empty when they were left out).
+    pub properties: Vec<PropertyInfo>,
+    pub property_cases: u32,
+    pub property_seed: u64,
     pub rows: Vec<FaultRow>,
     pub false_positives: Vec<FalsePositive>,
+}
+
+/// The matrix's figures, as the report and the command print them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub faults: usize,
+    pub by_cases: usize,
+    pub by_properties: usize,
+    pub by_either: usize,
+    /// Caught by a property and by no case: what the properties add.
+    pub properties_only: usize,
+    /// Caught by a case and by no property.
+    pub cases_only: usize,
+    pub missed: usize,
+    pub false_positives: usize,
 }
 
 impl Matrix {
@@ -88,6 +164,35 @@ impl Matrix {
             .iter()
             .filter(|r| !r.caught())
             .map(|r| r.fault)
+            .collect()
+    }
+
+    pub fn totals(&self) -> Totals {
+        let count = |f: &dyn Fn(&FaultRow) -> bool| self.rows.iter().filter(|r| f(r)).count();
+        Totals {
+            faults: self.rows.len(),
+            by_cases: count(&|r| r.caught_by_cases()),
+            by_properties: count(&|r| r.caught_by_properties()),
+            by_either: count(&|r| r.caught()),
+            properties_only: count(&|r| r.caught_by_properties() && !r.caught_by_cases()),
+            cases_only: count(&|r| r.caught_by_cases() && !r.caught_by_properties()),
+            missed: count(&|r| !r.caught()),
+            false_positives: self.false_positives.len(),
+        }
+    }
+
+    /// Faults each property catches, in catalogue order.
+    pub fn per_property(&self) -> Vec<(&PropertyInfo, usize)> {
+        self.properties
+            .iter()
+            .map(|p| {
+                let n = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.caught_by_properties.iter().any(|c| c.name == p.name))
+                    .count();
+                (p, n)
+            })
             .collect()
     }
 }
@@ -128,6 +233,11 @@ fn profile(timeout: Duration) -> anyhow::Result<Profile> {
     Ok(p)
 }
 
+async fn spawn(faults: Faults) -> anyhow::Result<qoauth_reference::RunningServer> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    qoauth_reference::spawn_faulty(Fixture::default_fixture(), addr, Tls::None, faults).await
+}
+
 /// Runs the catalogue once against a reference with `faults`.
 async fn run_against(
     cases: &[Arc<Case>],
@@ -135,9 +245,7 @@ async fn run_against(
     faults: Faults,
     opts: &MatrixOptions,
 ) -> anyhow::Result<Vec<CaseResult>> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let server =
-        qoauth_reference::spawn_faulty(Fixture::default_fixture(), addr, Tls::None, faults).await?;
+    let server = spawn(faults).await?;
     let profile = profile.clone().with_base_url(&server.base_url)?;
     let options = RunOptions {
         concurrency: opts.case_concurrency,
@@ -151,6 +259,61 @@ async fn run_against(
     // which is not worth waiting for.
     tokio::spawn(server.shutdown());
     Ok(result?.cases)
+}
+
+/// Runs every property once against a reference with `faults`. Failing scenarios are
+/// written under `out_dir` (the property runner always writes them; these are not worth
+/// keeping) rather than into `reports/properties/`.
+async fn properties_against(
+    profile: &Profile,
+    faults: Faults,
+    opts: &MatrixOptions,
+    out_dir: PathBuf,
+) -> anyhow::Result<Vec<CaseResult>> {
+    let server = spawn(faults).await?;
+    let profile = profile.clone().with_base_url(&server.base_url)?;
+    let options = qoauth_props::Options {
+        cases: opts.property_cases,
+        seed: Some(opts.property_seed),
+        out_dir,
+        regressions: None,
+        // The first failing input already names the rule; shrinking would only spend time.
+        max_shrink_iters: 0,
+        announce_failures: false,
+        revoke_issued: false,
+        // Against `slow-token` or `hanging-revoke` a property that does not judge timeouts
+        // would otherwise wait out dozens of them; `rfc9110_15_6_no_server_error_or_hang`
+        // fails on the first.
+        max_transport_failures: Some(MAX_TRANSPORT_FAILURES),
+        ..qoauth_props::Options::default()
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        qoauth_props::run_properties_with(Some(profile), &options)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("the property run ended abnormally: {e}"))?;
+    tokio::spawn(server.shutdown());
+    Ok(result?.0.cases)
+}
+
+fn property_name(id: &str) -> &str {
+    id.strip_prefix("property.").unwrap_or(id)
+}
+
+/// Whether one property result catches the fault: a MUST or SHOULD property that failed or
+/// warned. An error means the generated scenarios could not reach the rule, which says
+/// nothing about it.
+fn property_catches(r: &CaseResult) -> bool {
+    matches!(r.level, Level::Must | Level::Should)
+        && matches!(r.verdict, Verdict::Fail | Verdict::Warn)
+}
+
+fn clauses(r: &CaseResult) -> String {
+    r.refs
+        .iter()
+        .map(|x| format!("{} {}", x.doc, x.section))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Keeps the deliberate panics of `panic-on-json-array` quiet and cheap: the default hook
@@ -174,7 +337,18 @@ fn quiet_fault_panics() {
     });
 }
 
-/// Runs the clean reference and every fault, `parallel_faults` at a time.
+/// One run of the matrix: the catalogue or the properties, against one server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Run {
+    Cases,
+    Properties,
+}
+
+/// What one run gave back: results and how long it took.
+type Outcome = (Option<Fault>, Run, Vec<CaseResult>, Duration);
+
+/// Runs the clean reference and every fault (each its case run and its property run),
+/// `parallel_faults` runs at a time.
 pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<Matrix> {
     quiet_fault_panics();
     let cases: Arc<Vec<Arc<Case>>> = Arc::new(catalogue.cases.clone());
@@ -196,94 +370,193 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
     } else {
         opts.only.clone()
     };
+    let scratch = ScratchDir::new()?;
 
-    let clean = {
-        let (cases, profile, opts) = (Arc::clone(&cases), Arc::clone(&patient), Arc::clone(&opts));
-        tokio::spawn(async move { run_against(&cases, &profile, Faults::default(), &opts).await })
-    };
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.parallel_faults.max(1)));
-    let mut set = tokio::task::JoinSet::new();
-    for fault in faults {
-        let profile = if caught_by_timeout(fault) {
-            &impatient
-        } else {
-            &patient
-        };
-        let (cases, profile, opts, sem) = (
-            Arc::clone(&judged),
-            Arc::clone(profile),
-            Arc::clone(&opts),
-            Arc::clone(&sem),
+    let mut set: tokio::task::JoinSet<anyhow::Result<Outcome>> = tokio::task::JoinSet::new();
+    let runs = if opts.property_cases > 0 {
+        vec![Run::Cases, Run::Properties]
+    } else {
+        vec![Run::Cases]
+    };
+    // The clean runs first: they are the longest (every case) and must finish anyway.
+    let jobs = std::iter::once(None).chain(faults.iter().copied().map(Some));
+    for fault in jobs {
+        for &which in &runs {
+            let profile = match fault {
+                Some(f) if caught_by_timeout(f) => Arc::clone(&impatient),
+                _ => Arc::clone(&patient),
+            };
+            let cases = Arc::clone(if fault.is_some() { &judged } else { &cases });
+            let (opts, sem) = (Arc::clone(&opts), Arc::clone(&sem));
+            let out_dir = scratch.path().join(fault.map_or("clean", |f| f.name()));
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let t0 = std::time::Instant::now();
+                let faults = fault.map_or_else(Faults::default, |f| Faults::of([f]));
+                let results = match which {
+                    Run::Cases => run_against(&cases, &profile, faults, &opts).await?,
+                    Run::Properties => properties_against(&profile, faults, &opts, out_dir).await?,
+                };
+                anyhow::Ok((fault, which, results, t0.elapsed()))
+            });
+        }
+    }
+    let mut outcomes: BTreeMap<(Option<Fault>, Run), (Vec<CaseResult>, Duration)> = BTreeMap::new();
+    while let Some(joined) = set.join_next().await {
+        let (fault, which, results, elapsed) = joined??;
+        outcomes.insert((fault, which), (results, elapsed));
+    }
+    drop(scratch);
+
+    let mut false_positives = Vec::new();
+    if let Some((results, _)) = outcomes.get(&(None, Run::Cases)) {
+        false_positives.extend(
+            results
+                .iter()
+                .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
+                .map(false_positive),
         );
-        set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let t0 = std::time::Instant::now();
-            let results = run_against(&cases, &profile, Faults::of([fault]), &opts).await?;
-            let caught_by: BTreeSet<String> = results
+    }
+    let mut properties = Vec::new();
+    if let Some((results, _)) = outcomes.get(&(None, Run::Properties)) {
+        false_positives.extend(
+            results
+                .iter()
+                .filter(|r| r.verdict != Verdict::Pass)
+                .map(false_positive),
+        );
+        properties = results
+            .iter()
+            .map(|r| PropertyInfo {
+                name: property_name(&r.id).to_string(),
+                level: r.level,
+                clauses: clauses(r),
+            })
+            .collect();
+    }
+    let mut rows: Vec<FaultRow> = faults
+        .iter()
+        .map(|&fault| {
+            let (case_results, elapsed) = outcomes
+                .remove(&(Some(fault), Run::Cases))
+                .unwrap_or_default();
+            let (prop_results, properties_elapsed) = outcomes
+                .remove(&(Some(fault), Run::Properties))
+                .unwrap_or_default();
+            let caught_by: BTreeSet<String> = case_results
                 .iter()
                 .filter(|r| catches(fault, r))
                 .map(|r| r.id.clone())
                 .collect();
-            anyhow::Ok(FaultRow {
+            let mut caught_by_properties: Vec<PropertyCatch> = prop_results
+                .iter()
+                .filter(|r| property_catches(r))
+                .map(|r| PropertyCatch {
+                    name: property_name(&r.id).to_string(),
+                    verdict: r.verdict,
+                    reason: r.reason.clone().unwrap_or_default(),
+                })
+                .collect();
+            caught_by_properties.sort_by(|a, b| a.name.cmp(&b.name));
+            FaultRow {
                 fault,
                 caught_by: caught_by.into_iter().collect(),
-                elapsed: t0.elapsed(),
-            })
-        });
-    }
-    let mut rows = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        rows.push(joined??);
-    }
-    let false_positives = clean
-        .await??
-        .iter()
-        .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Warn | Verdict::Error))
-        .map(|r| FalsePositive {
-            case_id: r.id.clone(),
-            verdict: r.verdict,
-            reason: r.reason.clone().unwrap_or_default(),
+                caught_by_properties,
+                elapsed,
+                properties_elapsed,
+            }
         })
         .collect();
     rows.sort_by_key(|r| r.fault);
     Ok(Matrix {
         cases: cases.len(),
+        properties,
+        property_cases: opts.property_cases,
+        property_seed: opts.property_seed,
         rows,
         false_positives,
     })
 }
 
-/// `reports/detection.md`: fault, rule, reference and catching cases, then totals. Holds
-/// no timings, so a rerun on any machine writes the same file.
+fn false_positive(r: &CaseResult) -> FalsePositive {
+    FalsePositive {
+        case_id: r.id.clone(),
+        verdict: r.verdict,
+        reason: r.reason.clone().unwrap_or_default(),
+    }
+}
+
+/// Where the property runs write their failing scenarios; removed when the matrix ends.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> anyhow::Result<ScratchDir> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("qoauth-detect-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        Ok(ScratchDir(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `reports/detection.md`: totals, per-property counts, then every fault with its rule,
+/// reference, catching cases and catching properties. Holds no timings or reasons (which
+/// name scratch paths), so a rerun on any machine writes the same file.
 pub fn render(m: &Matrix) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let total = m.rows.len();
+    let t = m.totals();
     let _ = writeln!(out, "# Detection matrix\n");
     let _ = writeln!(
         out,
         "Generated by `cargo run -p qoauth --features faults -- detect --write reports/detection.md`;\n\
          checked by `cargo test -p qoauth-detect`. Each fault of the reference's catalogue\n\
-         (`suite/reference/src/faults.rs`, cargo feature `faults`) breaks one rule; the whole case\n\
-         catalogue ({} cases; the MAY and INFO ones, which are never judged, only on the clean run)\n\
-         runs against a reference with that one fault on. A fault is caught when\n\
-         at least one MUST or SHOULD case fails or warns (for `slow-token` and `hanging-revoke`: errs\n\
-         with a timeout). The clean reference must leave every case passing, skipped or recorded.\n",
-        m.cases
+         (`suite/reference/src/faults.rs`, cargo feature `faults`) breaks one rule. For each, the\n\
+         case catalogue ({} cases; the MAY and INFO ones, which are never judged, only on the clean\n\
+         run) runs against a reference with that one fault on, and the {} properties (all but the\n\
+         differential one, which compares with the reference itself) run against another ({}\n\
+         generated cases each, seed {}, no shrinking). A fault is caught when at least\n\
+         one MUST or SHOULD case or property fails or warns (a case of `slow-token` or\n\
+         `hanging-revoke` also when it errs with a timeout). Each property is named after the\n\
+         clause it enforces. The clean reference must leave every case passing, skipped or\n\
+         recorded, and pass every property.\n",
+        m.cases,
+        m.properties.len(),
+        m.property_cases,
+        m.property_seed
     );
     let _ = writeln!(out, "## Totals\n");
     let _ = writeln!(out, "| | count |\n|---|---:|");
-    let _ = writeln!(out, "| faults | {total} |");
-    let _ = writeln!(out, "| caught | {} |", m.caught());
-    let _ = writeln!(out, "| missed | {} |", total - m.caught());
+    let _ = writeln!(out, "| faults | {} |", t.faults);
+    let _ = writeln!(out, "| caught by cases | {} |", t.by_cases);
+    let _ = writeln!(out, "| caught by properties | {} |", t.by_properties);
+    let _ = writeln!(out, "| caught by either | {} |", t.by_either);
+    let _ = writeln!(out, "| caught only by properties | {} |", t.properties_only);
+    let _ = writeln!(out, "| caught only by cases | {} |", t.cases_only);
+    let _ = writeln!(out, "| missed | {} |", t.missed);
     let _ = writeln!(
         out,
-        "| false positives on the clean reference | {} |\n",
-        m.false_positives.len()
+        "| false positives on the clean reference (cases and properties) | {} |\n",
+        t.false_positives
     );
     if !m.false_positives.is_empty() {
         let _ = writeln!(out, "## False positives\n");
-        let _ = writeln!(out, "| case | verdict | reason |\n|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| case or property | verdict | reason |\n|---|---|---|"
+        );
         for fp in &m.false_positives {
             let _ = writeln!(
                 out,
@@ -295,33 +568,69 @@ pub fn render(m: &Matrix) -> String {
         }
         out.push('\n');
     }
+    if !m.properties.is_empty() {
+        let _ = writeln!(out, "## Properties\n");
+        let _ = writeln!(
+            out,
+            "| property | level | clauses | faults caught |\n|---|---|---|---:|"
+        );
+        for (p, n) in m.per_property() {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {n} |",
+                p.name,
+                level_name(p.level),
+                cell(&p.clauses)
+            );
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "## Faults\n");
     let _ = writeln!(
         out,
-        "| fault | kind | rule broken | reference | caught by |\n|---|---|---|---|---|"
+        "| fault | kind | rule broken | reference | caught by cases | caught by properties |\n|---|---|---|---|---|---|"
     );
     for r in &m.rows {
-        let by = if r.caught_by.is_empty() {
-            "**not caught**".to_string()
+        let cases = ticked(r.caught_by.iter().map(String::as_str));
+        let props = ticked(r.caught_by_properties.iter().map(|c| c.name.as_str()));
+        let (cases, props) = if r.caught() {
+            (cases, props)
         } else {
-            r.caught_by
-                .iter()
-                .map(|id| format!("`{id}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            ("**not caught**".to_string(), "**not caught**".to_string())
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} ({}) |",
+            "| `{}` | {} | {} | {} | {} ({}) | {} ({}) |",
             r.fault.name(),
             r.fault.kind().name(),
             cell(r.fault.rule()),
             cell(r.fault.reference()),
-            by,
-            r.caught_by.len()
+            cases,
+            r.caught_by.len(),
+            props,
+            r.caught_by_properties.len()
         );
     }
     out
+}
+
+/// Names in code spans, comma-separated; a dash for none.
+fn ticked<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+    if v.is_empty() {
+        "-".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn level_name(l: Level) -> &'static str {
+    match l {
+        Level::Must => "MUST",
+        Level::Should => "SHOULD",
+        Level::May => "MAY",
+        Level::Info => "INFO",
+    }
 }
 
 /// A table cell: no pipes or line breaks.

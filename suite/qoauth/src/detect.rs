@@ -17,13 +17,27 @@ pub struct DetectArgs {
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
 
-    /// Faulty servers run at once.
+    /// Runs (a fault's cases or its properties) at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+
+    /// Generated cases per property in each property run; 0 leaves the properties out.
+    /// The committed report uses the default.
+    #[arg(long, value_name = "N", default_value_t = qoauth_detect::DEFAULT_PROPERTY_CASES)]
+    pub property_cases: u32,
+
+    /// The property runs' seed. The committed report uses the default.
+    #[arg(long, value_name = "S", default_value_t = qoauth_detect::DEFAULT_PROPERTY_SEED)]
+    pub seed: u64,
+
+    /// Also print, for every fault, why each catching property failed (the report lists
+    /// only their names).
+    #[arg(long)]
+    pub reasons: bool,
 }
 
-/// Runs the matrix, prints a summary to stderr; true when every fault was caught and the
-/// clean reference passed everything.
+/// Runs the matrix, prints its totals (as the report states them) to stderr; true when
+/// every fault was caught and the clean reference passed every case and property.
 pub async fn detect(args: DetectArgs) -> anyhow::Result<bool> {
     let catalogue = Catalogue::load(&Catalogue::default_dir())
         .map_err(|e| anyhow::anyhow!("the case catalogue does not load:\n{e}"))?;
@@ -35,6 +49,8 @@ pub async fn detect(args: DetectArgs) -> anyhow::Result<bool> {
     let opts = qoauth_detect::MatrixOptions {
         parallel_faults: args.parallel,
         only,
+        property_cases: args.property_cases,
+        property_seed: args.seed,
         ..Default::default()
     };
     let t0 = Instant::now();
@@ -47,21 +63,48 @@ pub async fn detect(args: DetectArgs) -> anyhow::Result<bool> {
         print!("{report}");
     }
     let missed: Vec<&str> = matrix.missed().iter().map(|f| f.name()).collect();
+    let t = matrix.totals();
     eprintln!(
-        "detect: {} faults, {} caught, {} false positives, {:.1} s",
-        matrix.rows.len(),
-        matrix.caught(),
-        matrix.false_positives.len(),
+        "detect: {} faults, {} caught by cases, {} by properties, {} by either ({} only by properties, {} only by cases), {} missed, {} false positives, {:.1} s",
+        t.faults,
+        t.by_cases,
+        t.by_properties,
+        t.by_either,
+        t.properties_only,
+        t.cases_only,
+        t.missed,
+        t.false_positives,
         t0.elapsed().as_secs_f64()
     );
-    let mut slowest: Vec<_> = matrix.rows.iter().collect();
-    slowest.sort_by_key(|r| std::cmp::Reverse(r.elapsed));
-    for r in slowest.iter().take(5) {
-        eprintln!(
-            "  slowest: {} {:.1} s",
-            r.fault.name(),
-            r.elapsed.as_secs_f64()
-        );
+    for (p, n) in matrix.per_property() {
+        eprintln!("  property {}: {n} fault(s)", p.name);
+    }
+    if args.reasons {
+        for r in &matrix.rows {
+            for c in &r.caught_by_properties {
+                eprintln!(
+                    "  {} caught by {} ({:?}): {}",
+                    r.fault.name(),
+                    c.name,
+                    c.verdict,
+                    c.reason
+                );
+            }
+        }
+    }
+    let mut slowest: Vec<(&str, &str, std::time::Duration)> = matrix
+        .rows
+        .iter()
+        .flat_map(|r| {
+            [
+                (r.fault.name(), "cases", r.elapsed),
+                (r.fault.name(), "properties", r.properties_elapsed),
+            ]
+        })
+        .collect();
+    slowest.sort_by_key(|(_, _, d)| std::cmp::Reverse(*d));
+    for (fault, run, d) in slowest.iter().take(5) {
+        eprintln!("  slowest: {fault} ({run}) {:.1} s", d.as_secs_f64());
     }
     for fp in &matrix.false_positives {
         eprintln!(
