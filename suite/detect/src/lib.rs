@@ -637,3 +637,84 @@ fn level_name(l: Level) -> &'static str {
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(fault: Fault, cases: &[&str], props: &[&str]) -> FaultRow {
+        FaultRow {
+            fault,
+            caught_by: cases.iter().map(|s| s.to_string()).collect(),
+            caught_by_properties: props
+                .iter()
+                .map(|p| PropertyCatch {
+                    name: p.to_string(),
+                    verdict: Verdict::Fail,
+                    reason: "seed 1: request expected x but saw y".into(),
+                })
+                .collect(),
+            elapsed: Duration::from_secs(3),
+            properties_elapsed: Duration::from_secs(4),
+        }
+    }
+
+    fn prop(name: &str) -> PropertyInfo {
+        PropertyInfo {
+            name: name.into(),
+            level: Level::Must,
+            clauses: "RFC6749 4.1.2".into(),
+        }
+    }
+
+    #[test]
+    fn totals_count_cases_properties_either_and_properties_only() {
+        let m = Matrix {
+            cases: 10,
+            properties: vec![prop("a_rule"), prop("b_rule")],
+            property_cases: 16,
+            property_seed: 1,
+            rows: vec![
+                row(Fault::ALL[0], &["case.one"], &[]),
+                row(Fault::ALL[1], &[], &["a_rule"]),
+                row(Fault::ALL[2], &["case.two"], &["a_rule", "b_rule"]),
+                row(Fault::ALL[3], &[], &[]),
+            ],
+            false_positives: Vec::new(),
+        };
+        assert_eq!(
+            m.totals(),
+            Totals {
+                faults: 4,
+                by_cases: 2,
+                by_properties: 2,
+                by_either: 3,
+                properties_only: 1,
+                cases_only: 1,
+                missed: 1,
+                false_positives: 0,
+            }
+        );
+        let per: Vec<(&str, usize)> = m
+            .per_property()
+            .into_iter()
+            .map(|(p, n)| (p.name.as_str(), n))
+            .collect();
+        assert_eq!(per, vec![("a_rule", 2), ("b_rule", 1)]);
+        assert_eq!(m.missed(), vec![Fault::ALL[3]]);
+
+        let report = render(&m);
+        assert!(
+            report.contains("| caught only by properties | 1 |"),
+            "{report}"
+        );
+        assert!(
+            report.contains("| `a_rule` | MUST | RFC6749 4.1.2 | 2 |"),
+            "{report}"
+        );
+        assert!(report.contains("**not caught**"), "{report}");
+        // Reasons name scratch paths and timings vary: neither belongs in the report.
+        assert!(!report.contains("saw y"), "{report}");
+        assert!(!report.contains("3.0"), "{report}");
+    }
+}
