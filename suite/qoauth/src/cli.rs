@@ -48,9 +48,10 @@ pub enum Command {
     ///
     /// With --check, changes nothing and exits 1 when the README is stale.
     Index(IndexArgs),
-    /// Run the detection matrix: the cases against the reference with each deliberate fault.
+    /// Run the detection matrix: the cases and properties against the reference with each
+    /// deliberate fault.
     ///
-    /// Exits 1 when a fault goes uncaught or the clean reference fails a case.
+    /// Exits 1 when a fault goes uncaught or the clean reference fails a case or property.
     #[cfg(feature = "faults")]
     Detect(crate::detect::DetectArgs),
 }
