@@ -188,7 +188,7 @@ const USER_SCOPES: &[&str] = &["user_default", "offline_access"];
 async fn client_credentials(auth: AuthType) -> Result {
     let tenant = Tenant::start().await?;
     let c = fixture_client("web-confidential")?;
-    let client = stock(&tenant, &c, auth.clone())?;
+    let client = stock(&tenant, &c, auth)?;
     let token = client
         .exchange_client_credentials()
         .add_scope(Scope::new("user_default".into()))
