@@ -3,10 +3,7 @@
 
 use crate::fixture::Registry;
 
-/// Aligned to 8, not u128's 16: every stored token record holds one, and 16-byte alignment
-/// padded each record (and so each slot of the token tables) by 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(C, packed(8))]
 pub(crate) struct ScopeSet(pub u128);
 
 /// Why a requested scope cannot be granted (RFC 6749 5.2 invalid_scope).
