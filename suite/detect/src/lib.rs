@@ -7,12 +7,22 @@
 //! compares with the reference itself and so would measure the fault, not the suite), with
 //! a fixed seed and a modest number of generated cases each, so the matrix is reproducible
 //! and quick. Each run has a server of its own, so what one run leaves behind (used codes,
-//! spent budgets) cannot change another's outcome. The fault counts as caught when at least one MUST or SHOULD case or
-//! property fails or warns: a property is named after the clause it enforces, so its
-//! failure names the broken rule. Timeouts are what a slow or hanging endpoint looks like
-//! from a client, so for those two faults a case's error verdict counts too, but only when
-//! its reason names the timeout. The clean reference runs the same way and must give no
-//! fail, warn or error at all, and must pass every property.
+//! spent budgets) cannot change another's outcome. The fault counts as caught when at least
+//! one MUST or SHOULD case or property fails or warns. Timeouts are what a slow or hanging
+//! endpoint looks like from a client, so for those two faults a case's error verdict counts
+//! too, but only when its reason names the timeout. The clean reference runs the same way
+//! and must give no fail, warn or error at all, and must pass every property.
+//!
+//! A failure can be a side effect (a fault that refuses form bodies with 415 also breaks
+//! every PKCE case that posts a form), so each catch is also judged "on rule": caught by a
+//! case or property that names, among its refs, a clause the fault's reference names. The
+//! fault's reference ("RFC 6749 4.1.2.1; spec GET /oauth/authorize 400") is parsed into
+//! clauses and compared with the catcher's refs: same document, and sections equal or one a
+//! prefix of the other at a component boundary (`4.1.2` ~ `4.1.2.1`, never `4.1` ~ `4.10`);
+//! spec refs compare by operation then part, notes refs by ambiguity number or chapter and
+//! heading; a whole RFC or a whole notes chapter names no rule; a catch that reports a
+//! timeout names the harness's request timeout. The module
+//! [`clauses`] holds the whole rule.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -23,6 +33,8 @@ use std::time::Duration;
 use qoauth_harness::result::{CaseResult, Level, Verdict};
 use qoauth_harness::{Case, Catalogue, Profile, RunOptions};
 use qoauth_reference::{Fault, Faults, Fixture, Tls};
+
+mod clauses;
 
 /// How a matrix run is bounded.
 #[derive(Debug, Clone)]
@@ -78,6 +90,8 @@ pub struct PropertyCatch {
     pub verdict: Verdict,
     /// What the property saw (seed, step, expected, actual).
     pub reason: String,
+    /// Whether one of its clauses is one the fault breaks (see [`clauses`]).
+    pub on_rule: bool,
 }
 
 /// What one fault's runs showed.
@@ -86,6 +100,8 @@ pub struct FaultRow {
     pub fault: Fault,
     /// Ids of the MUST/SHOULD cases that caught it, sorted.
     pub caught_by: Vec<String>,
+    /// Those of `caught_by` that name a clause the fault breaks (see [`clauses`]), sorted.
+    pub caught_on_rule: Vec<String>,
     /// The MUST/SHOULD properties that caught it, sorted by name.
     pub caught_by_properties: Vec<PropertyCatch>,
     /// How long its case run took (for the command's summary, never for the report).
@@ -105,6 +121,11 @@ impl FaultRow {
 
     pub fn caught_by_properties(&self) -> bool {
         !self.caught_by_properties.is_empty()
+    }
+
+    /// Caught by a case or property that names a clause the fault breaks.
+    pub fn caught_on_rule(&self) -> bool {
+        !self.caught_on_rule.is_empty() || self.caught_by_properties.iter().any(|c| c.on_rule)
     }
 }
 
@@ -151,6 +172,10 @@ pub struct Totals {
     /// Caught by a case and by no property.
     pub cases_only: usize,
     pub missed: usize,
+    /// Caught by a case or property naming a clause the fault breaks.
+    pub on_rule: usize,
+    /// Caught, but only by cases and properties that name other clauses.
+    pub off_rule_only: usize,
     pub false_positives: usize,
 }
 
@@ -167,6 +192,16 @@ impl Matrix {
             .collect()
     }
 
+    /// Faults caught only by cases and properties that name other clauses than the ones
+    /// the fault breaks: caught by a side effect.
+    pub fn off_rule_only(&self) -> Vec<Fault> {
+        self.rows
+            .iter()
+            .filter(|r| r.caught() && !r.caught_on_rule())
+            .map(|r| r.fault)
+            .collect()
+    }
+
     pub fn totals(&self) -> Totals {
         let count = |f: &dyn Fn(&FaultRow) -> bool| self.rows.iter().filter(|r| f(r)).count();
         Totals {
@@ -177,21 +212,36 @@ impl Matrix {
             properties_only: count(&|r| r.caught_by_properties() && !r.caught_by_cases()),
             cases_only: count(&|r| r.caught_by_cases() && !r.caught_by_properties()),
             missed: count(&|r| !r.caught()),
+            on_rule: count(&|r| r.caught_on_rule()),
+            off_rule_only: count(&|r| r.caught() && !r.caught_on_rule()),
             false_positives: self.false_positives.len(),
         }
     }
 
     /// Faults each property catches, in catalogue order.
     pub fn per_property(&self) -> Vec<(&PropertyInfo, usize)> {
+        self.per_property_on_rule()
+            .into_iter()
+            .map(|(p, n, _)| (p, n))
+            .collect()
+    }
+
+    /// Faults each property catches, and how many of those on rule, in catalogue order.
+    fn per_property_on_rule(&self) -> Vec<(&PropertyInfo, usize, usize)> {
         self.properties
             .iter()
             .map(|p| {
-                let n = self
-                    .rows
-                    .iter()
-                    .filter(|r| r.caught_by_properties.iter().any(|c| c.name == p.name))
-                    .count();
-                (p, n)
+                let catches = |on_rule_only: bool| {
+                    self.rows
+                        .iter()
+                        .filter(|r| {
+                            r.caught_by_properties
+                                .iter()
+                                .any(|c| c.name == p.name && (c.on_rule || !on_rule_only))
+                        })
+                        .count()
+                };
+                (p, catches(false), catches(true))
             })
             .collect()
     }
@@ -202,13 +252,6 @@ fn caught_by_timeout(f: Fault) -> bool {
     matches!(f, Fault::SlowToken | Fault::HangingRevoke)
 }
 
-fn names_timeout(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| {
-        let r = r.to_ascii_lowercase();
-        r.contains("timed out") || r.contains("timeout")
-    })
-}
-
 /// Whether one case result catches `fault` (`None`: the clean reference).
 fn catches(fault: Fault, r: &CaseResult) -> bool {
     if !matches!(r.level, Level::Must | Level::Should) {
@@ -216,7 +259,7 @@ fn catches(fault: Fault, r: &CaseResult) -> bool {
     }
     match r.verdict {
         Verdict::Fail | Verdict::Warn => true,
-        Verdict::Error => caught_by_timeout(fault) && names_timeout(r.reason.as_deref()),
+        Verdict::Error => caught_by_timeout(fault) && clauses::names_timeout(r.reason.as_deref()),
         Verdict::Pass | Verdict::Skip | Verdict::Info => false,
     }
 }
@@ -444,9 +487,13 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
             let (prop_results, properties_elapsed) = outcomes
                 .remove(&(Some(fault), Run::Properties))
                 .unwrap_or_default();
-            let caught_by: BTreeSet<String> = case_results
+            let broken = clauses::parse_reference(fault.reference());
+            let catchers: Vec<&CaseResult> =
+                case_results.iter().filter(|r| catches(fault, r)).collect();
+            let caught_by: BTreeSet<String> = catchers.iter().map(|r| r.id.clone()).collect();
+            let caught_on_rule: BTreeSet<String> = catchers
                 .iter()
-                .filter(|r| catches(fault, r))
+                .filter(|r| names_rule(&broken, r))
                 .map(|r| r.id.clone())
                 .collect();
             let mut caught_by_properties: Vec<PropertyCatch> = prop_results
@@ -456,12 +503,14 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
                     name: property_name(&r.id).to_string(),
                     verdict: r.verdict,
                     reason: r.reason.clone().unwrap_or_default(),
+                    on_rule: names_rule(&broken, r),
                 })
                 .collect();
             caught_by_properties.sort_by(|a, b| a.name.cmp(&b.name));
             FaultRow {
                 fault,
                 caught_by: caught_by.into_iter().collect(),
+                caught_on_rule: caught_on_rule.into_iter().collect(),
                 caught_by_properties,
                 elapsed,
                 properties_elapsed,
@@ -477,6 +526,14 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
         rows,
         false_positives,
     })
+}
+
+/// Whether a catching result names one of the clauses the fault breaks: by its refs, or by
+/// what its reason reports (a timeout).
+fn names_rule(broken: &[clauses::Clause], r: &CaseResult) -> bool {
+    let mut named: Vec<clauses::Clause> = r.refs.iter().map(clauses::Clause::of_ref).collect();
+    named.extend(clauses::implied(r.reason.as_deref()));
+    clauses::on_rule(broken, &named)
 }
 
 fn false_positive(r: &CaseResult) -> FalsePositive {
@@ -511,9 +568,10 @@ impl Drop for ScratchDir {
     }
 }
 
-/// `reports/detection.md`: totals, per-property counts, then every fault with its rule,
-/// reference, catching cases and catching properties. Holds no timings or reasons (which
-/// name scratch paths), so a rerun on any machine writes the same file.
+/// `reports/detection.md`: totals, per-property counts, the faults caught only off rule,
+/// then every fault with its rule, reference, catching cases and catching properties (those
+/// on rule in bold). Holds no timings or reasons (which name scratch paths), so a rerun on
+/// any machine writes the same file.
 pub fn render(m: &Matrix) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -529,13 +587,28 @@ pub fn render(m: &Matrix) -> String {
          differential one, which compares with the reference itself) run against another ({}\n\
          generated cases each, seed {}, no shrinking). A fault is caught when at least\n\
          one MUST or SHOULD case or property fails or warns (a case of `slow-token` or\n\
-         `hanging-revoke` also when it errs with a timeout). Each property is named after the\n\
-         clause it enforces. The clean reference must leave every case passing, skipped or\n\
-         recorded, and pass every property.\n",
+         `hanging-revoke` also when it errs with a timeout). The clean reference must leave every\n\
+         case passing, skipped or recorded, and pass every property.\n",
         m.cases,
         m.properties.len(),
         m.property_cases,
         m.property_seed
+    );
+    let _ = writeln!(
+        out,
+        "A catch is **on rule** (bold below) when the catching case or property names the broken\n\
+         rule: one of its refs shares the document with a clause of the fault's reference, and\n\
+         the sections are equal or one is a prefix of the other at a component boundary\n\
+         (RFC 6749 `4.1.2` ~ `4.1.2.1`, never `4.1` ~ `4.10`). The reference is split at `;` and `,` (a bare section number\n\
+         continues the document before it) and parenthesised commentary is dropped. `spec`\n\
+         refs compare by operation, then the part named (`POST /oauth/token` ~ `POST /oauth/token\n\
+         400`; a part without its operation, such as `requestBody`, stands for that part of any\n\
+         operation), schemas by name (a grant-type URN stands for its request schema). `notes`\n\
+         refs compare by ambiguity number (`ambiguity 5` ~ `Ambiguities 5`) or by chapter, then\n\
+         heading (`2. Errors`). A clause naming a whole RFC (`RFC 6750`) or a whole notes chapter\n\
+         (`notes section 2`, a list of unrelated rules) names no rule and matches nothing. A\n\
+         catch whose reason reports a request timing out names `harness request timeout`. Other catches are side effects of\n\
+         the fault (off rule).\n"
     );
     let _ = writeln!(out, "## Totals\n");
     let _ = writeln!(out, "| | count |\n|---|---:|");
@@ -545,6 +618,8 @@ pub fn render(m: &Matrix) -> String {
     let _ = writeln!(out, "| caught by either | {} |", t.by_either);
     let _ = writeln!(out, "| caught only by properties | {} |", t.properties_only);
     let _ = writeln!(out, "| caught only by cases | {} |", t.cases_only);
+    let _ = writeln!(out, "| caught on rule | {} |", t.on_rule);
+    let _ = writeln!(out, "| caught only off rule | {} |", t.off_rule_only);
     let _ = writeln!(out, "| missed | {} |", t.missed);
     let _ = writeln!(
         out,
@@ -568,16 +643,44 @@ pub fn render(m: &Matrix) -> String {
         }
         out.push('\n');
     }
+    let off: Vec<&FaultRow> = m
+        .rows
+        .iter()
+        .filter(|r| r.caught() && !r.caught_on_rule())
+        .collect();
+    if !off.is_empty() {
+        let _ = writeln!(out, "## Caught only off rule\n");
+        let _ = writeln!(
+            out,
+            "No case or property naming these faults' clauses catches them; they are caught only\n\
+             as a side effect.\n"
+        );
+        let _ = writeln!(out, "| fault | reference | clauses read |\n|---|---|---|");
+        for r in off {
+            let read: Vec<String> = clauses::parse_reference(r.fault.reference())
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                r.fault.name(),
+                cell(r.fault.reference()),
+                cell(&read.join("; "))
+            );
+        }
+        out.push('\n');
+    }
     if !m.properties.is_empty() {
         let _ = writeln!(out, "## Properties\n");
         let _ = writeln!(
             out,
-            "| property | level | clauses | faults caught |\n|---|---|---|---:|"
+            "| property | level | clauses | faults caught | on rule |\n|---|---|---|---:|---:|"
         );
-        for (p, n) in m.per_property() {
+        for (p, n, on) in m.per_property_on_rule() {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {n} |",
+                "| `{}` | {} | {} | {n} | {on} |",
                 p.name,
                 level_name(p.level),
                 cell(&p.clauses)
@@ -588,11 +691,28 @@ pub fn render(m: &Matrix) -> String {
     let _ = writeln!(out, "## Faults\n");
     let _ = writeln!(
         out,
-        "| fault | kind | rule broken | reference | caught by cases | caught by properties |\n|---|---|---|---|---|---|"
+        "| fault | kind | rule broken | reference | on rule | caught by cases | caught by properties |\n|---|---|---|---|---|---|---|"
     );
     for r in &m.rows {
-        let cases = ticked(r.caught_by.iter().map(String::as_str));
-        let props = ticked(r.caught_by_properties.iter().map(|c| c.name.as_str()));
+        let cases = ticked(
+            r.caught_by
+                .iter()
+                .map(|id| (id.as_str(), r.caught_on_rule.contains(id))),
+        );
+        let props = ticked(
+            r.caught_by_properties
+                .iter()
+                .map(|c| (c.name.as_str(), c.on_rule)),
+        );
+        let on =
+            r.caught_on_rule.len() + r.caught_by_properties.iter().filter(|c| c.on_rule).count();
+        let verdict = if r.caught_on_rule() {
+            format!("yes ({on})")
+        } else if r.caught() {
+            "**only off rule**".to_string()
+        } else {
+            "**not caught**".to_string()
+        };
         let (cases, props) = if r.caught() {
             (cases, props)
         } else {
@@ -600,11 +720,12 @@ pub fn render(m: &Matrix) -> String {
         };
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} ({}) | {} ({}) |",
+            "| `{}` | {} | {} | {} | {} | {} ({}) | {} ({}) |",
             r.fault.name(),
             r.fault.kind().name(),
             cell(r.fault.rule()),
             cell(r.fault.reference()),
+            verdict,
             cases,
             r.caught_by.len(),
             props,
@@ -614,9 +735,17 @@ pub fn render(m: &Matrix) -> String {
     out
 }
 
-/// Names in code spans, comma-separated; a dash for none.
-fn ticked<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let v: Vec<String> = names.map(|n| format!("`{n}`")).collect();
+/// Names in code spans, comma-separated, those on rule in bold; a dash for none.
+fn ticked<'a>(names: impl Iterator<Item = (&'a str, bool)>) -> String {
+    let v: Vec<String> = names
+        .map(|(n, on)| {
+            if on {
+                format!("**`{n}`**")
+            } else {
+                format!("`{n}`")
+            }
+        })
+        .collect();
     if v.is_empty() {
         "-".to_string()
     } else {
@@ -646,12 +775,18 @@ mod tests {
         FaultRow {
             fault,
             caught_by: cases.iter().map(|s| s.to_string()).collect(),
+            caught_on_rule: cases
+                .iter()
+                .filter(|s| s.ends_with("on_rule"))
+                .map(|s| s.to_string())
+                .collect(),
             caught_by_properties: props
                 .iter()
                 .map(|p| PropertyCatch {
                     name: p.to_string(),
                     verdict: Verdict::Fail,
                     reason: "seed 1: request expected x but saw y".into(),
+                    on_rule: p.starts_with('a'),
                 })
                 .collect(),
             elapsed: Duration::from_secs(3),
@@ -668,7 +803,7 @@ mod tests {
     }
 
     #[test]
-    fn totals_count_cases_properties_either_and_properties_only() {
+    fn totals_count_cases_properties_either_and_on_rule() {
         let m = Matrix {
             cases: 10,
             properties: vec![prop("a_rule"), prop("b_rule")],
@@ -677,21 +812,24 @@ mod tests {
             rows: vec![
                 row(Fault::ALL[0], &["case.one"], &[]),
                 row(Fault::ALL[1], &[], &["a_rule"]),
-                row(Fault::ALL[2], &["case.two"], &["a_rule", "b_rule"]),
+                row(Fault::ALL[2], &["case.two_on_rule"], &["a_rule", "b_rule"]),
                 row(Fault::ALL[3], &[], &[]),
+                row(Fault::ALL[4], &[], &["b_rule"]),
             ],
             false_positives: Vec::new(),
         };
         assert_eq!(
             m.totals(),
             Totals {
-                faults: 4,
+                faults: 5,
                 by_cases: 2,
-                by_properties: 2,
-                by_either: 3,
-                properties_only: 1,
+                by_properties: 3,
+                by_either: 4,
+                properties_only: 2,
                 cases_only: 1,
                 missed: 1,
+                on_rule: 2,
+                off_rule_only: 2,
                 false_positives: 0,
             }
         );
@@ -700,18 +838,33 @@ mod tests {
             .into_iter()
             .map(|(p, n)| (p.name.as_str(), n))
             .collect();
-        assert_eq!(per, vec![("a_rule", 2), ("b_rule", 1)]);
+        assert_eq!(per, vec![("a_rule", 2), ("b_rule", 2)]);
         assert_eq!(m.missed(), vec![Fault::ALL[3]]);
+        assert_eq!(m.off_rule_only(), vec![Fault::ALL[0], Fault::ALL[4]]);
 
         let report = render(&m);
         assert!(
-            report.contains("| caught only by properties | 1 |"),
+            report.contains("| caught only by properties | 2 |"),
+            "{report}"
+        );
+        assert!(report.contains("| caught on rule | 2 |"), "{report}");
+        assert!(report.contains("| caught only off rule | 2 |"), "{report}");
+        assert!(
+            report.contains("| `a_rule` | MUST | RFC6749 4.1.2 | 2 | 2 |"),
             "{report}"
         );
         assert!(
-            report.contains("| `a_rule` | MUST | RFC6749 4.1.2 | 2 |"),
+            report.contains("| `b_rule` | MUST | RFC6749 4.1.2 | 2 | 0 |"),
             "{report}"
         );
+        assert!(report.contains("**`case.two_on_rule`**"), "{report}");
+        assert!(!report.contains("**`case.one`**"), "{report}");
+        let off = &report[report.find("## Caught only off rule").expect("listed")..];
+        let off = &off[..off.find("## Properties").expect("then the properties")];
+        assert!(off.contains(Fault::ALL[0].name()), "{off}");
+        assert!(off.contains(Fault::ALL[4].name()), "{off}");
+        assert!(!off.contains(Fault::ALL[1].name()), "{off}");
+        assert!(report.contains("**only off rule**"), "{report}");
         assert!(report.contains("**not caught**"), "{report}");
         // Reasons name scratch paths and timings vary: neither belongs in the report.
         assert!(!report.contains("saw y"), "{report}");

@@ -1,10 +1,22 @@
 //! Keeps the detection matrix honest: every fault of the catalogue is caught by at least one
-//! MUST/SHOULD case or property, the clean reference trips no case and passes every
-//! property, and `reports/detection.md` is what the matrix generates today.
+//! MUST/SHOULD case or property, and on rule (by one naming a clause the fault breaks) unless
+//! it is in [`OFF_RULE_ONLY`]; the clean reference trips no case and passes every property;
+//! and `reports/detection.md` is what the matrix generates today.
 
 use std::path::Path;
 
 use qoauth_harness::Catalogue;
+use qoauth_reference::Fault;
+
+/// Faults caught today only as a side effect, by cases and properties naming other clauses,
+/// each with why. The list may only shrink: the test fails when a fault here is caught on
+/// rule, so that it is taken off.
+const OFF_RULE_ONLY: &[(&str, &str)] = &[(
+    "status-as-number",
+    "the only case naming spec Error / notes 2. Errors (cross.envelopes.status_field_recorded) \
+     is INFO, never judged; the fault is caught by cases whose envelope check fails on their \
+     way to other rules",
+)];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_caught_no_false_positive_report_current() {
@@ -48,6 +60,35 @@ async fn every_fault_caught_no_false_positive_report_current() {
     assert!(
         missed.is_empty(),
         "faults not caught: {missed:?}\n{rendered}"
+    );
+    for (name, reason) in OFF_RULE_ONLY {
+        assert!(
+            name.parse::<Fault>().is_ok(),
+            "OFF_RULE_ONLY names {name:?}, which is not a fault"
+        );
+        assert!(
+            !reason.trim().is_empty(),
+            "OFF_RULE_ONLY: {name} needs a reason"
+        );
+    }
+    let off_rule: Vec<&str> = matrix.off_rule_only().iter().map(|f| f.name()).collect();
+    let unexplained: Vec<&&str> = off_rule
+        .iter()
+        .filter(|f| !OFF_RULE_ONLY.iter().any(|(n, _)| n == *f))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "faults caught only off rule (by cases and properties naming other clauses): {unexplained:?}; \
+         add a case or property that names the broken clause\n{rendered}"
+    );
+    let now_on_rule: Vec<&str> = OFF_RULE_ONLY
+        .iter()
+        .map(|(n, _)| *n)
+        .filter(|n| !off_rule.contains(n))
+        .collect();
+    assert!(
+        now_on_rule.is_empty(),
+        "faults in OFF_RULE_ONLY are now caught on rule: {now_on_rule:?}; take them off the list"
     );
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/detection.md");
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
