@@ -130,7 +130,7 @@ for target in "${targets[@]}"; do
     summary+=("$target: ${runs:-?} runs, ${steady} exec/s steady (${rate:-?} overall, ${per_cpu} per CPU-second), known open finding: $message")
   elif [ "$code" -ne 0 ]; then
     echo "smoke: FINDING in $target (exit $code); input saved under fuzz/artifacts/$target/" >&2
-    grep -E "panicked|ERROR|SUMMARY|Test unit written" "$log" | head -n 20 >&2 || true
+    (grep -E "panicked|ERROR|SUMMARY|Test unit written" "$log" || true) | sed -E "s/^[0-9.]+ //" | head -n 20 >&2
     status=1
     summary+=("$target: FINDING")
   else
