@@ -65,13 +65,15 @@ pub async fn detect(args: DetectArgs) -> anyhow::Result<bool> {
     let missed: Vec<&str> = matrix.missed().iter().map(|f| f.name()).collect();
     let t = matrix.totals();
     eprintln!(
-        "detect: {} faults, {} caught by cases, {} by properties, {} by either ({} only by properties, {} only by cases), {} missed, {} false positives, {:.1} s",
+        "detect: {} faults, {} caught by cases, {} by properties, {} by either ({} only by properties, {} only by cases), {} on rule, {} only off rule, {} missed, {} false positives, {:.1} s",
         t.faults,
         t.by_cases,
         t.by_properties,
         t.by_either,
         t.properties_only,
         t.cases_only,
+        t.on_rule,
+        t.off_rule_only,
         t.missed,
         t.false_positives,
         t0.elapsed().as_secs_f64()
