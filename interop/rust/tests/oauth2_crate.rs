@@ -144,6 +144,40 @@ fn stock_error_name(e: &Failure<BasicErrorResponse>) -> Result<(BasicErrorRespon
     }
 }
 
+/// A stock client's refusal must name `want`, however the crate surfaced it.
+fn expect_stock_refusal(e: &Failure<BasicErrorResponse>, want: BasicErrorResponseType) -> Result {
+    let (name, how) = stock_error_name(e)?;
+    ensure!(name == want, "refused as {name} ({how}), expected {want}");
+    Ok(())
+}
+
+/// An envelope-typed client's refusal must arrive as `ServerResponse` naming `want`, and
+/// with that HTTP status in `errors[0].status` when `status` is given.
+fn expect_typed_refusal<T>(
+    result: std::result::Result<T, Failure<QlikErrors>>,
+    want: BasicErrorResponseType,
+    status: Option<&str>,
+    what: &str,
+) -> Result {
+    match result {
+        Ok(_) => bail!("{what}: accepted"),
+        Err(RequestTokenError::ServerResponse(e)) => {
+            ensure!(
+                e.rfc_error() == Some(&want),
+                "{what}: refused as {e}, expected {want}"
+            );
+            if let Some(status) = status {
+                ensure!(
+                    e.first().is_some_and(|x| x.status == status),
+                    "{what}: refused as {e}, expected status {status}"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(failed::<QlikErrors>(what)(e)),
+    }
+}
+
 /// Runs the code flow with PKCE S256 through the test IdP and exchanges the code.
 async fn code_flow<TE, TRE>(
     tenant: &Tenant,
@@ -320,31 +354,18 @@ async fn refresh_rotates(client_id: &str, auth: AuthType) -> Result {
         .await
         .err()
         .context("the rotated-out refresh token was redeemed again")?;
-    let (name, how) = stock_error_name(&stock_refusal)?;
-    ensure!(
-        name == BasicErrorResponseType::InvalidGrant,
-        "old refresh token refused as {name} ({how}), expected invalid_grant"
-    );
+    expect_stock_refusal(&stock_refusal, BasicErrorResponseType::InvalidGrant)?;
 
     let typed = qlik(&tenant, &c, auth)?;
-    match typed
-        .exchange_refresh_token(&old)
-        .request_async(&tenant.http())
-        .await
-    {
-        Ok(_) => bail!("the rotated-out refresh token was redeemed again"),
-        Err(RequestTokenError::ServerResponse(e)) => {
-            ensure!(
-                e.rfc_error() == Some(&BasicErrorResponseType::InvalidGrant),
-                "refused as {e}, expected invalid_grant"
-            );
-            ensure!(
-                e.first().is_some_and(|x| x.status == "401"),
-                "refused as {e}, expected status 401 (OAUTH-5)"
-            );
-        }
-        Err(e) => return Err(failed::<QlikErrors>("replayed refresh")(e)),
-    }
+    expect_typed_refusal(
+        typed
+            .exchange_refresh_token(&old)
+            .request_async(&tenant.http())
+            .await,
+        BasicErrorResponseType::InvalidGrant,
+        Some("401"),
+        "the rotated-out refresh token (OAUTH-5)",
+    )?;
     tenant.shutdown().await;
     Ok(())
 }
@@ -451,21 +472,15 @@ async fn revoking_a_client_credentials_token() -> Result {
 }
 
 async fn refresh_refused(client: &Qlik, tenant: &Tenant, refresh: &RefreshToken) -> Result {
-    match client
-        .exchange_refresh_token(refresh)
-        .request_async(&tenant.http())
-        .await
-    {
-        Ok(_) => bail!("a revoked refresh token was redeemed"),
-        Err(RequestTokenError::ServerResponse(e)) => {
-            ensure!(
-                e.rfc_error() == Some(&BasicErrorResponseType::InvalidGrant),
-                "refused as {e}, expected invalid_grant"
-            );
-            Ok(())
-        }
-        Err(e) => Err(failed::<QlikErrors>("refresh after revocation")(e)),
-    }
+    expect_typed_refusal(
+        client
+            .exchange_refresh_token(refresh)
+            .request_async(&tenant.http())
+            .await,
+        BasicErrorResponseType::InvalidGrant,
+        None,
+        "a revoked refresh token",
+    )
 }
 
 async fn wrong_secret(auth: AuthType) -> Result {
@@ -486,30 +501,17 @@ async fn wrong_secret(auth: AuthType) -> Result {
             "the refusal echoes the secret"
         );
     }
-    let (name, how) = stock_error_name(&refusal)?;
-    ensure!(
-        name == BasicErrorResponseType::InvalidClient,
-        "refused as {name} ({how}), expected invalid_client"
-    );
+    expect_stock_refusal(&refusal, BasicErrorResponseType::InvalidClient)?;
 
-    match qlik(&tenant, &c, auth)?
-        .exchange_client_credentials()
-        .request_async(&tenant.http())
-        .await
-    {
-        Ok(_) => bail!("a wrong secret was accepted"),
-        Err(RequestTokenError::ServerResponse(e)) => {
-            ensure!(
-                e.rfc_error() == Some(&BasicErrorResponseType::InvalidClient),
-                "refused as {e}, expected invalid_client"
-            );
-            ensure!(
-                e.first().is_some_and(|x| x.status == "401"),
-                "refused as {e}, expected status 401"
-            );
-        }
-        Err(e) => return Err(failed::<QlikErrors>("wrong secret")(e)),
-    }
+    expect_typed_refusal(
+        qlik(&tenant, &c, auth)?
+            .exchange_client_credentials()
+            .request_async(&tenant.http())
+            .await,
+        BasicErrorResponseType::InvalidClient,
+        Some("401"),
+        "a wrong secret",
+    )?;
     tenant.shutdown().await;
     Ok(())
 }

@@ -226,6 +226,16 @@ pub struct ServeArgs {
     pub tls_key: Option<PathBuf>,
 }
 
+/// A seed for a run that was not given one (properties, remote fuzzing); the commands
+/// print it so the run can be replayed.
+pub(crate) fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    (nanos as u64) ^ ((nanos >> 64) as u64) ^ u64::from(std::process::id()).rotate_left(32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,14 +81,6 @@ fn tighter<T: PartialOrd + Copy>(flag: Option<T>, profile: Option<T>, default: T
     }
 }
 
-fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    (nanos as u64) ^ ((nanos >> 64) as u64) ^ u64::from(std::process::id()).rotate_left(32)
-}
-
 fn summary_text(summary: &RemoteFuzzSummary, out: &std::path::Path) -> String {
     let seconds = summary.elapsed.as_secs_f64();
     let rate = if seconds > 0.0 {
@@ -148,7 +140,7 @@ pub async fn fuzz(args: FuzzArgs) -> anyhow::Result<Outcome> {
             Some(embedded),
         )
     };
-    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let seed = args.seed.unwrap_or_else(crate::cli::fresh_seed);
     let mut config = RemoteFuzzConfig::new(profile.base_url.clone(), vocabulary, args.out.clone());
     config.budget = tighter(args.budget, profile.request_budget, DEFAULT_BUDGET);
     config.rate_per_second = tighter(args.rate, profile.rate_limit, DEFAULT_RATE);

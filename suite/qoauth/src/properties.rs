@@ -31,15 +31,6 @@ fn cases_per_property(args: &RunArgs) -> anyhow::Result<u32> {
     }
 }
 
-/// A seed for a run that was not given one; printed so the run can be replayed.
-fn fresh_seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    (nanos as u64) ^ ((nanos >> 64) as u64) ^ u64::from(std::process::id()).rotate_left(32)
-}
-
 /// Runs every property (or those `--filter` names) and returns the result for the report
 /// writers; an `Err` means the run could not happen (exit 2).
 pub async fn run(args: &RunArgs) -> anyhow::Result<RunResult> {
@@ -64,7 +55,7 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<RunResult> {
     } else {
         None
     };
-    let seed = args.seed.unwrap_or_else(fresh_seed);
+    let seed = args.seed.unwrap_or_else(crate::cli::fresh_seed);
     let out_dir = PathBuf::from(OUT_DIR);
     println!("properties: {cases} case(s) each, seed {seed} (replay with --seed {seed})");
     let options = qoauth_props::Options {

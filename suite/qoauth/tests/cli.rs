@@ -62,8 +62,12 @@ fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Option<ExitStatu
 }
 
 fn run(args: &[&str]) -> Output {
-    let mut child = qoauth()
-        .args(args)
+    finish(qoauth().args(args), args)
+}
+
+/// Runs `cmd` to the end (or the deadline), collecting its output as it goes.
+fn finish(cmd: &mut Command, args: &[&str]) -> Output {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -648,27 +652,7 @@ fn readme_examples_and_options_match_the_binary() {
 /// `run` with the child's working directory set, for commands whose default output
 /// directories are relative (reports/properties, reports/fuzz).
 fn run_in(dir: &Path, args: &[&str]) -> Output {
-    let mut child = qoauth()
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("qoauth starts");
-    let out = reader(child.stdout.take().unwrap());
-    let err = reader(child.stderr.take().unwrap());
-    let status = wait_with_deadline(&mut child, DEADLINE);
-    let output = Output {
-        code: status.and_then(|s| s.code()),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    };
-    assert!(
-        status.is_some(),
-        "qoauth {args:?} did not finish within {DEADLINE:?}\n{}",
-        output.describe()
-    );
-    output
+    finish(qoauth().args(args).current_dir(dir), args)
 }
 
 #[test]
