@@ -3,6 +3,11 @@
 //! invariant checks the cargo-fuzz targets in `fuzz/` run (so `cargo test` can replay
 //! their regressions through the very same code).
 
+// No unsafe code: the borrow checker then rules out touching a stack frame after its
+// function returned, which is why local fuzzing can leave ASan's costly
+// stack-use-after-return detection off (fuzz/README.md, "Sanitizer options").
+#![forbid(unsafe_code)]
+
 pub mod case_file;
 pub mod corpus;
 pub mod oracle;

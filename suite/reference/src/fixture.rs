@@ -63,7 +63,7 @@ fn invalid(path: impl Into<String>, message: impl Into<String>) -> FixtureError 
 
 /// The fixture file as written. Fields are public for reading; a `Fixture` can only be
 /// built through validation, so the server never sees an unchecked one.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureSpec {
     #[serde(rename = "$comment", default, skip_serializing_if = "Option::is_none")]
@@ -78,7 +78,7 @@ pub struct FixtureSpec {
     pub users: Vec<UserSpec>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSpec {
     pub name: String,
@@ -91,7 +91,7 @@ pub struct TenantSpec {
     pub allowed_origins: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LifetimesSpec {
     pub access_token_seconds: u64,
@@ -100,7 +100,7 @@ pub struct LifetimesSpec {
     pub session_seconds: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSpec {
     pub max_body_bytes: u64,
@@ -111,7 +111,7 @@ pub struct LimitsSpec {
     pub purge_interval_seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitsSpec {
     pub window_seconds: u64,
@@ -119,7 +119,7 @@ pub struct RateLimitsSpec {
     pub tier2: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdpSpec {
     /// Sign a fixture user in without a form when `login_hint` names them.
@@ -148,7 +148,7 @@ pub enum ConsentMethod {
     Trusted,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSpec {
     pub client_id: String,
@@ -168,7 +168,7 @@ pub struct ClientSpec {
     pub rate_limit: Option<ClientRateLimitSpec>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRateLimitSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,7 +179,7 @@ pub struct ClientRateLimitSpec {
 
 /// A public JWK as Qlik stores `publicKeys` (notes section 2: RS256, RS512 or ES384,
 /// `kid` required, `use` sig).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JwkSpec {
     pub kty: String,
@@ -206,7 +206,7 @@ pub enum UserStatus {
     Disabled,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserSpec {
     pub id: String,

@@ -8,6 +8,11 @@
 //! current runtime), [`serve`] (the `qoauth serve` command). The [`parse`] module holds the
 //! pure request parsers, for fuzzing.
 
+// No unsafe code: the borrow checker then rules out touching a stack frame after its
+// function returned, which is why local fuzzing can leave ASan's costly
+// stack-use-after-return detection off (fuzz/README.md, "Sanitizer options").
+#![forbid(unsafe_code)]
+
 // First, so the `fault!` macro is visible in every module below.
 #[macro_use]
 mod faults;
