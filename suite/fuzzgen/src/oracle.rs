@@ -51,6 +51,20 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The headers as the oracle reads them, whichever client (in process or over the
+    /// network) received them; a value that is not UTF-8 is kept lossily, not dropped.
+    pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

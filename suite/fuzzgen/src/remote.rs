@@ -93,16 +93,7 @@ pub async fn exchange(
     let answer = async {
         let mut response = builder.send().await?;
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_string(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = Observed::header_pairs(response.headers());
         let mut body = Vec::new();
         let mut truncated = false;
         while let Some(chunk) = response.chunk().await? {

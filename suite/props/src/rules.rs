@@ -43,6 +43,9 @@ pub enum Verdict {
 pub struct Ctx<'a> {
     pub profile: &'a Profile,
     pub now: i64,
+    /// Whether a failure will be shrunk: only the shrinker reads how far a model-based
+    /// sequence got.
+    pub shrinking: bool,
 }
 
 /// A step's request parameters as sent: query, JSON body or form body.

@@ -156,6 +156,7 @@ pub(crate) fn run_property(sh: &Shared<'_>, prop: &Property) -> (CaseResult, Fou
         let ctx = Ctx {
             profile: &sh.target.profile,
             now: qoauth_harness::template::now_unix(),
+            shrinking: sh.opts.max_shrink_iters > 0,
         };
         let v = check(&ctx, input, &ex);
         (ex, v, None)
@@ -314,14 +315,6 @@ fn run_with_judge(
         }
         runs.fetch_add(1, Ordering::Relaxed);
         let (ex, verdict, class) = judge(&input);
-        if opts.max_shrink_iters == 0 {
-            // How far a sequence got only guides shrinking. With shrinking off, the
-            // state-machine strategy (the lifecycle model) would panic on reading its
-            // failing value back with that count still set.
-            if let Some(seen) = &input.seen {
-                seen.store(0, Ordering::SeqCst);
-            }
-        }
         requests.fetch_add(u64::from(ex.requests), Ordering::Relaxed);
         if let Ok(mut m) = statuses.lock() {
             for e in ex.all_exchanges() {

@@ -571,6 +571,28 @@ pub(crate) async fn login_page(State(s): State<Shared>, req: Request) -> Respons
     html(StatusCode::OK, login_html(&s, raw, None))
 }
 
+/// What the login and consent forms share before their own fields: the rate limit (tier 1),
+/// the form body, and the authorize request they resume (`names[0]`, its raw query),
+/// validated again because the page carried it through the user's browser. Returns the
+/// headers, the fields (the first taken out), the raw query and the validated request.
+async fn resumed(
+    s: &AppState,
+    req: Request,
+    now: u64,
+    names: &[&'static str],
+) -> Result<(HeaderMap, Vec<Option<String>>, String, AuthRequest), Response> {
+    s.rate_check(None, AppState::peer(req.extensions()), Tier::One, now)
+        .map_err(IntoResponse::into_response)?;
+    let (headers, mut fields) = form_fields(s, req, names)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let Some(raw) = fields[0].take() else {
+        return Err(ApiError::invalid_request(format!("{} is required", names[0])).into_response());
+    };
+    let ar = validate(s, &raw).map_err(|failure| failure.into_response())?;
+    Ok((headers, fields, raw, ar))
+}
+
 /// Reads a login or consent form body: form-urlencoded only, repeated fields refused.
 async fn form_fields(
     s: &AppState,
@@ -609,20 +631,11 @@ async fn form_fields(
 /// the authorize request.
 pub(crate) async fn login_submit(State(s): State<Shared>, req: Request) -> Response {
     let now = now_ms();
-    if let Err(e) = s.rate_check(None, AppState::peer(req.extensions()), Tier::One, now) {
-        return e.into_response();
-    }
-    let (_, fields) = match form_fields(&s, req, &["authorize_query", "login"]).await {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
+    let (_, fields, raw, ar) = match resumed(&s, req, now, &["authorize_query", "login"]).await {
+        Ok(r) => r,
+        Err(response) => return response,
     };
-    let Some(raw) = fields[0].as_deref() else {
-        return ApiError::invalid_request("authorize_query is required").into_response();
-    };
-    let ar = match validate(&s, raw) {
-        Ok(ar) => ar,
-        Err(f) => return f.into_response(),
-    };
+    let raw = raw.as_str();
     let login = fields[1].as_deref().unwrap_or("").trim();
     let Some(user) = s.reg.user_by_hint(login) else {
         return html(
@@ -702,21 +715,12 @@ pub(crate) async fn consent_page(State(s): State<Shared>, req: Request) -> Respo
 /// and resumes the authorize request; a refusal is access_denied (RFC 6749 4.1.2.1).
 pub(crate) async fn consent_submit(State(s): State<Shared>, req: Request) -> Response {
     let now = now_ms();
-    if let Err(e) = s.rate_check(None, AppState::peer(req.extensions()), Tier::One, now) {
-        return e.into_response();
-    }
-    let (headers, fields) =
-        match form_fields(&s, req, &["authorize_query", "csrf", "decision"]).await {
-            Ok(f) => f,
-            Err(e) => return e.into_response(),
-        };
-    let Some(raw) = fields[0].as_deref() else {
-        return ApiError::invalid_request("authorize_query is required").into_response();
+    let fields = ["authorize_query", "csrf", "decision"];
+    let (headers, fields, raw, ar) = match resumed(&s, req, now, &fields).await {
+        Ok(r) => r,
+        Err(response) => return response,
     };
-    let ar = match validate(&s, raw) {
-        Ok(ar) => ar,
-        Err(f) => return f.into_response(),
-    };
+    let raw = raw.as_str();
     let Some((sh, sess)) = current_session(&s, &headers, now) else {
         return redirect(&format!("{LOGIN_PATH}?{raw}"), None);
     };

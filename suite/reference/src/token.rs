@@ -29,17 +29,14 @@ pub(crate) async fn token(State(s): State<Shared>, req: Request) -> Response {
     post_endpoint(s, req, parse::token_request, token_inner).await
 }
 
-/// What an endpoint does with a parsed body: parameters, headers, peer address, now (ms).
-type EndpointFn = fn(
-    &AppState,
-    Params<'_>,
-    &HeaderMap,
-    Option<std::net::IpAddr>,
-    u64,
-) -> Result<Response, ApiError>;
+/// What an endpoint does with an admitted request: parameters (client credentials taken
+/// out), the credentials presented, headers, now (ms).
+type EndpointFn =
+    fn(&AppState, Params<'_>, &Presented<'_>, &HeaderMap, u64) -> Result<Response, ApiError>;
 
 /// The body-carrying endpoints share their framing: purge, host, size-limited body, parse by
-/// content type, answer errors as envelopes, and add CORS headers for allowed origins.
+/// content type, one client authentication method (RFC 6749 2.3), the rate limit and the
+/// origin check, answer errors as envelopes, and add CORS headers for allowed origins.
 async fn post_endpoint(
     s: Shared,
     req: Request,
@@ -59,9 +56,10 @@ async fn post_endpoint(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     let peer = AppState::peer(&parts.extensions);
-    let result = parse(ct, &bytes)
-        .map_err(ApiError::from)
-        .and_then(|p| inner(&s, p, &parts.headers, peer, now));
+    let result = parse(ct, &bytes).map_err(ApiError::from).and_then(|mut p| {
+        let pres = admit(&s, &mut p, &parts.headers, peer, now)?;
+        inner(&s, p, &pres, &parts.headers, now)
+    });
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -70,15 +68,17 @@ async fn post_endpoint(
     resp
 }
 
-fn token_inner(
+/// Takes the client's credentials out of the parameters, then applies the client's rate
+/// limit (tier 2) and its allowed origins: what both endpoints do before their own rules.
+fn admit<'a>(
     s: &AppState,
-    mut p: Params<'_>,
+    p: &mut Params<'a>,
     headers: &HeaderMap,
     peer: Option<std::net::IpAddr>,
     now: u64,
-) -> Result<Response, ApiError> {
+) -> Result<Presented<'a>, ApiError> {
     let pres = presented(
-        &mut p,
+        p,
         headers.get(header::AUTHORIZATION),
         fault!(s, MultipleClientAuth),
     )?;
@@ -89,16 +89,26 @@ fn token_inner(
         .map(|(i, _)| i);
     s.rate_check(named, peer, Tier::Two, now)?;
     s.origin_check(headers, named)?;
+    Ok(pres)
+}
+
+fn token_inner(
+    s: &AppState,
+    p: Params<'_>,
+    pres: &Presented<'_>,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<Response, ApiError> {
     let grant = p
         .grant_type
         .as_deref()
         .ok_or_else(|| ApiError::invalid_request("grant_type is required (RFC 6749 4)"))?;
     match grant {
-        crate::fixture::GRANT_CLIENT_CREDENTIALS => client_credentials(s, &p, &pres, headers, now),
-        GRANT_CODE => authorization_code(s, &p, &pres, headers, now),
-        GRANT_REFRESH => refresh(s, &p, &pres, headers, now),
-        GRANT_EXCHANGE => exchange(s, &p, &pres, headers, now),
-        crate::fixture::GRANT_IMPERSONATION => impersonation(s, &p, &pres, headers, now),
+        crate::fixture::GRANT_CLIENT_CREDENTIALS => client_credentials(s, &p, pres, headers, now),
+        GRANT_CODE => authorization_code(s, &p, pres, headers, now),
+        GRANT_REFRESH => refresh(s, &p, pres, headers, now),
+        GRANT_EXCHANGE => exchange(s, &p, pres, headers, now),
+        crate::fixture::GRANT_IMPERSONATION => impersonation(s, &p, pres, headers, now),
         _ => Err(ApiError::unsupported_grant_type()),
     }
 }
@@ -767,27 +777,15 @@ pub(crate) async fn revoke(State(s): State<Shared>, req: Request) -> Response {
 
 fn revoke_inner(
     s: &AppState,
-    mut p: Params<'_>,
+    p: Params<'_>,
+    pres: &Presented<'_>,
     headers: &HeaderMap,
-    peer: Option<std::net::IpAddr>,
     now: u64,
 ) -> Result<Response, ApiError> {
-    let pres = presented(
-        &mut p,
-        headers.get(header::AUTHORIZATION),
-        fault!(s, MultipleClientAuth),
-    )?;
-    let named = pres
-        .client_id
-        .as_deref()
-        .and_then(|id| s.reg.client(id))
-        .map(|(i, _)| i);
-    s.rate_check(named, peer, Tier::Two, now)?;
-    s.origin_check(headers, named)?;
     let caller = match pres.client_id.as_deref() {
         None => None,
         Some(_) => {
-            let (idx, _, _) = known_client(s, &pres, false, headers, now)?;
+            let (idx, _, _) = known_client(s, pres, false, headers, now)?;
             Some(idx)
         }
     };
