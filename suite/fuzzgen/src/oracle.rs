@@ -159,13 +159,19 @@ impl Oracle {
                     .iter()
                     .any(|(_, value)| value.contains(secret))
         };
-        // The request is decoded only when a secret shows up: the common case stays cheap.
+        // The request is looked at only when a secret shows up, and decoded only when the
+        // secret is not where the request put it in plain sight (a `state`, a path).
         if !self.secrets.iter().any(|secret| in_response(secret)) {
             return None;
         }
-        let echoable = echoable_text(request);
+        let plain = plain_texts(request);
+        let mut decoded: Option<Vec<String>> = None;
         self.secrets.iter().position(|secret| {
-            in_response(secret) && !echoable.iter().any(|text| text.contains(secret.as_str()))
+            if !in_response(secret) || plain.iter().any(|text| text.contains(secret.as_str())) {
+                return false;
+            }
+            let decoded = decoded.get_or_insert_with(|| decoded_texts(request));
+            !decoded.iter().any(|text| text.contains(secret.as_str()))
         })
     }
 
@@ -189,23 +195,31 @@ impl Oracle {
     }
 }
 
-/// The request text a server may reflect without leaking anything: everything except the
-/// credentials themselves, decoded the way a server would decode it.
-fn echoable_text(request: &HttpRequest) -> Vec<String> {
-    let mut texts = vec![request.path.clone()];
+/// The request text a server may reflect without leaking anything, as sent: the path, the
+/// raw query, and every header but Authorization.
+fn plain_texts(request: &HttpRequest) -> Vec<&str> {
+    let mut texts = vec![request.path.as_str()];
+    texts.extend(request.query.as_deref());
+    texts.extend(
+        request
+            .headers
+            .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("authorization"))
+            .map(|(_, value)| value.as_str()),
+    );
+    texts
+}
+
+/// The rest of what a server may reflect, decoded the way a server would decode it: the
+/// query's parameters and the body, without any `client_secret`.
+fn decoded_texts(request: &HttpRequest) -> Vec<String> {
+    let mut texts = Vec::new();
     if let Some(query) = &request.query {
-        texts.push(query.clone());
         texts.extend(
             form_urlencoded::parse(query.as_bytes())
                 .filter(|(key, _)| key != "client_secret")
                 .flat_map(|(key, value)| [key.into_owned(), value.into_owned()]),
         );
-    }
-    for (name, value) in &request.headers {
-        if name.eq_ignore_ascii_case("authorization") {
-            continue;
-        }
-        texts.push(value.clone());
     }
     match serde_json::from_str::<Value>(&request.body) {
         Ok(Value::Object(mut members)) => {
