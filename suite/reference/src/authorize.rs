@@ -715,8 +715,8 @@ pub(crate) async fn consent_page(State(s): State<Shared>, req: Request) -> Respo
 /// and resumes the authorize request; a refusal is access_denied (RFC 6749 4.1.2.1).
 pub(crate) async fn consent_submit(State(s): State<Shared>, req: Request) -> Response {
     let now = now_ms();
-    let fields = ["authorize_query", "csrf", "decision"];
-    let (headers, fields, raw, ar) = match resumed(&s, req, now, &fields).await {
+    let names = ["authorize_query", "csrf", "decision"];
+    let (headers, fields, raw, ar) = match resumed(&s, req, now, &names).await {
         Ok(r) => r,
         Err(response) => return response,
     };
