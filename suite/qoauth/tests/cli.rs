@@ -820,6 +820,10 @@ fn failing_property_exits_1_and_names_its_case_file() {
             "no_server_error",
             "--cases",
             "8",
+            // Fixed: with a fresh seed, 8 generated requests may all miss /oauth/token,
+            // the one path this server breaks.
+            "--seed",
+            "6749",
             "--target",
             &url,
             "--report",
