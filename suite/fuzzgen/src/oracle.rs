@@ -161,13 +161,14 @@ impl Oracle {
         };
         // The request is looked at only when a secret shows up, and decoded only when the
         // secret is not where the request put it in plain sight (a `state`, a path).
-        if !self.secrets.iter().any(|secret| in_response(secret)) {
-            return None;
-        }
-        let plain = plain_texts(request);
+        let mut plain: Option<Vec<&str>> = None;
         let mut decoded: Option<Vec<String>> = None;
         self.secrets.iter().position(|secret| {
-            if !in_response(secret) || plain.iter().any(|text| text.contains(secret.as_str())) {
+            if !in_response(secret) {
+                return false;
+            }
+            let plain = plain.get_or_insert_with(|| plain_texts(request));
+            if plain.iter().any(|text| text.contains(secret.as_str())) {
                 return false;
             }
             let decoded = decoded.get_or_insert_with(|| decoded_texts(request));

@@ -652,3 +652,54 @@ pub fn router_exchange(data: &[u8]) -> Option<(HttpRequest, Observed)> {
     });
     Some((request, observed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Statuses of `n` client_credentials requests of the rate-limited client, in order.
+    fn limited_client_statuses(fixture: Fixture, n: usize) -> Vec<u16> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("current-thread runtime");
+        let router = qoauth_reference::router(fixture);
+        let client = fixture_client("web-limited");
+        (0..n)
+            .map(|_| {
+                let request = http::Request::post("/oauth/token")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(axum::body::Body::from(format!(
+                        "grant_type=client_credentials&client_id={}&client_secret={}",
+                        client.client_id, client.secrets[0]
+                    )))
+                    .expect("a valid request");
+                runtime
+                    .block_on(router.clone().oneshot(request))
+                    .expect("the router is infallible")
+                    .status()
+                    .as_u16()
+            })
+            .collect()
+    }
+
+    fn fixture_client(id: &str) -> qoauth_reference::fixture::ClientSpec {
+        Fixture::default_fixture()
+            .spec()
+            .clients
+            .iter()
+            .find(|client| client.client_id == id)
+            .cloned()
+            .expect("the default fixture has the client")
+    }
+
+    #[test]
+    fn router_fixture_answers_do_not_depend_on_earlier_inputs() {
+        // The default fixture's limited client is refused after 5 requests a window ...
+        let default = limited_client_statuses(Fixture::default_fixture(), 7);
+        assert_eq!(default[..5], [200; 5], "{default:?}");
+        assert_eq!(default[5..], [429; 2], "{default:?}");
+        // ... the router target's fixture answers the same request the same way every time.
+        assert_eq!(limited_client_statuses(router_fixture(), 7), [200; 7]);
+    }
+}
