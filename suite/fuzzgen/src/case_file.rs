@@ -65,6 +65,8 @@ fn title(kind: AnomalyKind, request: &HttpRequest) -> String {
         AnomalyKind::SecretEchoed => "does not echo a secret",
         AnomalyKind::UnregisteredRedirect => "redirects only to registered URIs",
         AnomalyKind::Dropped => "answers instead of dropping the connection",
+        AnomalyKind::UnlistedStatus => "answers with a status the spec lists for it",
+        AnomalyKind::Unreadable => "answers with a body a client can read",
     };
     format!("{} {} {what}", request.method, request.path)
 }
@@ -83,13 +85,25 @@ fn refs(kind: AnomalyKind) -> Value {
             {"doc": "RFC9700", "section": "4.1.3", "quote": "exact string matching"},
             {"doc": "RFC6749", "section": "4.1.2.1"}
         ]),
+        AnomalyKind::UnlistedStatus => json!([
+            {"doc": "spec", "section": "responses", "quote": "POST /oauth/token: 200, 400, 401, 403; POST /oauth/revoke: 200, 400; GET /oauth/authorize: 302, 400"}
+        ]),
+        AnomalyKind::Unreadable => json!([
+            {"doc": "spec", "section": "responses", "quote": "content: application/json"},
+            {"doc": "RFC6749", "section": "5.1", "quote": "The parameters are included in the entity-body of the HTTP response using the \"application/json\" media type"}
+        ]),
         _ => json!([
             {"doc": "notes", "section": "Errors", "quote": "error bodies must be a JSON `errors` envelope"}
         ]),
     }
 }
 
-fn expect(kind: AnomalyKind, vocabulary: &Vocabulary, location: Option<&str>) -> Value {
+fn expect(
+    kind: AnomalyKind,
+    vocabulary: &Vocabulary,
+    location: Option<&str>,
+    listed: Option<&[u16]>,
+) -> Value {
     match kind {
         AnomalyKind::ServerError | AnomalyKind::Timeout | AnomalyKind::Dropped => {
             json!({"status": NON_SERVER_ERROR})
@@ -111,6 +125,8 @@ fn expect(kind: AnomalyKind, vocabulary: &Vocabulary, location: Option<&str>) ->
                 .collect();
             json!({"body": {"not_contains": templates}})
         }
+        AnomalyKind::UnlistedStatus => json!({"status": listed.unwrap_or(NON_SERVER_ERROR)}),
+        AnomalyKind::Unreadable => json!({"json": {"": {"type": "object"}}}),
         AnomalyKind::UnregisteredRedirect => {
             let bare = location
                 .and_then(|location| url::Url::parse(location).ok())
@@ -195,7 +211,7 @@ pub fn case_for(
     }
     case.insert(
         "steps".into(),
-        json!([{"request": Value::Object(step_request), "expect": expect(anomaly.kind, vocabulary, location)}]),
+        json!([{"request": Value::Object(step_request), "expect": expect(anomaly.kind, vocabulary, location, crate::oracle::listed_statuses(&request.method, &request.path))}]),
     );
     json!({
         "description": "Anomalies found by `qoauth fuzz`; each case replays one request.",

@@ -17,6 +17,11 @@ pub enum AnomalyKind {
     UnregisteredRedirect,
     /// The connection closed without a response: over HTTP, what a handler panic looks like.
     Dropped,
+    /// A status the spec does not list for the operation (a redirect from the token
+    /// endpoint, a 204 from revoke, ...).
+    UnlistedStatus,
+    /// A body no client could read: past the reader's cap, or a success that is not JSON.
+    Unreadable,
 }
 
 impl AnomalyKind {
@@ -28,6 +33,8 @@ impl AnomalyKind {
             AnomalyKind::SecretEchoed => "secret_echoed",
             AnomalyKind::UnregisteredRedirect => "unregistered_redirect",
             AnomalyKind::Dropped => "dropped",
+            AnomalyKind::UnlistedStatus => "unlisted_status",
+            AnomalyKind::Unreadable => "unreadable",
         }
     }
 }
@@ -127,6 +134,39 @@ impl Oracle {
                     detail: format!("HTTP {}: {problem}", response.status),
                 });
             }
+        }
+        if let Some(listed) = listed_statuses(&request.method, &request.path) {
+            if response.status < 500 && !listed.contains(&response.status) {
+                found.push(Anomaly {
+                    kind: AnomalyKind::UnlistedStatus,
+                    detail: format!(
+                        "HTTP {} to {} {}, which the spec does not list for it",
+                        response.status, request.method, request.path
+                    ),
+                });
+            }
+        }
+        if response.truncated {
+            found.push(Anomaly {
+                kind: AnomalyKind::Unreadable,
+                detail: format!(
+                    "HTTP {}: a body past {} bytes, which no client reads to the end",
+                    response.status,
+                    response.body.len()
+                ),
+            });
+        } else if request.method == "POST"
+            && (request.path.ends_with("/oauth/token") || request.path.ends_with("/oauth/revoke"))
+            && (200..300).contains(&response.status)
+            && serde_json::from_slice::<Value>(&response.body).is_err()
+        {
+            found.push(Anomaly {
+                kind: AnomalyKind::Unreadable,
+                detail: format!(
+                    "HTTP {} to {} {} with a body that is not JSON (the spec's application/json)",
+                    response.status, request.method, request.path
+                ),
+            });
         }
         if let Some(role) = self.echoed_secret(request, response) {
             found.push(Anomaly {
@@ -250,6 +290,31 @@ fn decoded_texts(request: &HttpRequest) -> Vec<String> {
 
 /// Checks that an error body is the spec's `Errors` envelope and that every error's
 /// `status` is the HTTP status as a string (issue 2's cross-cutting rule).
+/// The statuses a response to `method path` may have, for a path of the three operations;
+/// `None` for any other path. A copy of `qoauth_harness::invariants::listed_statuses` (this
+/// crate is built into the cargo-fuzz targets, which do not carry the harness); a test in
+/// the `qoauth` crate keeps the two equal.
+pub fn listed_statuses(method: &str, path: &str) -> Option<&'static [u16]> {
+    let defined = |m: &str| method.eq_ignore_ascii_case(m);
+    Some(if path.ends_with("/oauth/authorize") {
+        if defined("GET") || defined("HEAD") {
+            &[200, 302, 303, 400, 413, 429]
+        } else {
+            &[400, 401, 403, 404, 405, 413, 415, 429]
+        }
+    } else if path.ends_with("/oauth/token") || path.ends_with("/oauth/revoke") {
+        let token = path.ends_with("/oauth/token");
+        match method.to_ascii_uppercase().as_str() {
+            "POST" if token => &[200, 400, 401, 403, 413, 415, 429],
+            "POST" => &[200, 400, 401, 403, 413, 415, 429, 503],
+            "OPTIONS" => &[200, 204, 400, 403, 404, 405, 429],
+            _ => &[400, 401, 403, 404, 405, 413, 415, 429],
+        }
+    } else {
+        return None;
+    })
+}
+
 pub fn check_envelope(status: u16, body: &[u8]) -> Result<(), String> {
     let value: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON".to_string())?;
     check_envelope_value(status, &value)

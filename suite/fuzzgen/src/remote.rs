@@ -40,6 +40,10 @@ pub struct RemoteFuzzConfig {
     pub seed: u64,
     /// Case files written at most; later anomalies are only counted.
     pub max_cases: usize,
+    /// Send to a TLS target whose certificate does not verify. Off unless the profile's
+    /// `tls.accept_invalid_certs` says so: the requests carry client secrets, and a secret
+    /// sent over an unverified connection is a secret given to whoever answers.
+    pub accept_invalid_certs: bool,
 }
 
 impl RemoteFuzzConfig {
@@ -55,6 +59,7 @@ impl RemoteFuzzConfig {
             out_dir,
             seed: 0,
             max_cases: 100,
+            accept_invalid_certs: false,
         }
     }
 }
@@ -69,7 +74,14 @@ pub struct RemoteFuzzSummary {
     /// Requests that could not be sent at all (connection refused, bad URL).
     pub transport_errors: u64,
     pub elapsed: Duration,
+    /// Why the run stopped early because the target stopped answering, if it did.
+    pub stalled: Option<String>,
 }
+
+/// Requests in a row without any answer (timeouts, dropped connections, connections
+/// refused) after which the target is taken for stalled and the run stops: each costs a
+/// request timeout, and the anomaly is already recorded.
+const STALL_LIMIT: u32 = 3;
 
 /// Sends one request and reads at most `body_cap` bytes of the answer.
 pub async fn exchange(
@@ -151,24 +163,34 @@ fn as_sent(base: &url::Url, mut request: HttpRequest) -> HttpRequest {
     request
 }
 
-fn client(timeout: Duration) -> Result<reqwest::Client> {
+fn client(timeout: Duration, accept_invalid_certs: bool) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         // A fresh connection per request: a server may close a kept-alive connection after
         // an error, and a request racing that close would be misread as a dropped one.
         .pool_max_idle_per_host(0)
         .timeout(timeout)
-        // Certificates of local test targets are self-signed: the suite tests OAuth, not PKI.
-        .danger_accept_invalid_certs(true)
+        .danger_accept_invalid_certs(accept_invalid_certs)
         .build()
         .context("building the HTTP client")
+}
+
+/// The certificate failure behind a send error, if that is what it is. A certificate that
+/// does not verify will not verify on the next request either, so the run stops at once
+/// instead of counting thousands of identical transport errors.
+fn certificate_failure(error: &anyhow::Error) -> Option<String> {
+    let chain: Vec<String> = error.chain().map(|cause| cause.to_string()).collect();
+    chain
+        .iter()
+        .any(|text| text.contains("certificate") || text.contains("UnknownIssuer"))
+        .then(|| chain.join(": "))
 }
 
 /// Fuzzes `config.target` until the budget or the duration runs out, writing one redacted,
 /// replayable case file per distinct anomaly (kind, method, path) into `config.out_dir`.
 pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> {
     let started = Instant::now();
-    let http = client(config.request_timeout)?;
+    let http = client(config.request_timeout, config.accept_invalid_certs)?;
     let table = TokenTable::new(&config.vocabulary);
     let origin = config.target.origin().ascii_serialization();
     let oracle = Oracle::new(&config.vocabulary, Some(&origin), config.request_timeout);
@@ -180,7 +202,15 @@ pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> 
     let mut summary = RemoteFuzzSummary::default();
     let mut seen = HashSet::new();
     let target = config.target.as_str().trim_end_matches('/').to_string();
+    let mut unanswered = 0u32;
     while summary.sent < config.budget && started.elapsed() < config.duration {
+        if unanswered >= STALL_LIMIT {
+            summary.stalled = Some(format!(
+                "the target stopped answering: {unanswered} requests in a row got no response within {} ms",
+                config.request_timeout.as_millis()
+            ));
+            break;
+        }
         ticker.tick().await;
         rng.fill_bytes(&mut entropy);
         let Ok(generated) = FuzzRequest::arbitrary(&mut Unstructured::new(&entropy)) else {
@@ -198,11 +228,24 @@ pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> 
         .await
         {
             Ok(outcome) => outcome,
-            Err(_) => {
+            Err(error) => {
+                if let Some(why) = certificate_failure(&error) {
+                    anyhow::bail!(
+                        "the TLS certificate of {target} does not verify, so no request was sent \
+                         ({why}); for a test target with a self-signed certificate, set \
+                         \"tls\": {{\"accept_invalid_certs\": true}} in its profile"
+                    );
+                }
                 summary.transport_errors += 1;
+                unanswered += 1;
                 continue;
             }
         };
+        if outcome.is_ok() {
+            unanswered = 0;
+        } else {
+            unanswered += 1;
+        }
         let (anomalies, location) = match &outcome {
             Ok(observed) => (
                 oracle.check(&request, observed),
@@ -243,13 +286,14 @@ pub async fn replay_case(
     target: &url::Url,
     vocabulary: &Vocabulary,
     timeout: Duration,
+    accept_invalid_certs: bool,
 ) -> Result<(Option<Observed>, Vec<Anomaly>)> {
     let text = std::fs::read_to_string(case_path)
         .with_context(|| format!("reading {}", case_path.display()))?;
     let case: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{} is not JSON", case_path.display()))?;
     let request = request_of_case(vocabulary, &case)?;
-    let http = client(timeout)?;
+    let http = client(timeout, accept_invalid_certs)?;
     let origin = target.origin().ascii_serialization();
     let oracle = Oracle::new(vocabulary, Some(&origin), timeout);
     Ok(

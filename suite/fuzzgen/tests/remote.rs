@@ -133,10 +133,15 @@ async fn finds_the_planted_500_and_saves_a_case_that_reproduces_it() {
         Some("/oauth/token")
     );
 
-    let (observed, anomalies) =
-        replay_case(case_path, &target, &vocabulary, Duration::from_secs(5))
-            .await
-            .expect("replay runs");
+    let (observed, anomalies) = replay_case(
+        case_path,
+        &target,
+        &vocabulary,
+        Duration::from_secs(5),
+        false,
+    )
+    .await
+    .expect("replay runs");
     assert_eq!(
         observed.expect("an answer").status,
         500,
@@ -146,4 +151,130 @@ async fn finds_the_planted_500_and_saves_a_case_that_reproduces_it() {
 
     server.abort();
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// Fuzz requests carry client secrets: against a TLS target whose certificate does not
+/// verify, the run must stop before its first request, unless the profile said to accept
+/// the certificate. The positive control (same server, acceptance on) shows the refusal is
+/// the certificate's doing and not an unreachable server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuses_to_send_to_an_untrusted_certificate_unless_told_to_accept_it() {
+    let server = qoauth_reference::spawn_with(
+        qoauth_reference::Fixture::default_fixture(),
+        "127.0.0.1:0".parse().expect("addr"),
+        qoauth_reference::Tls::Generated,
+    )
+    .await
+    .expect("TLS reference starts");
+    let target: url::Url = server.base_url.clone().parse().expect("url");
+    let out = std::env::temp_dir().join(format!("qoauth-fuzz-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut config =
+        RemoteFuzzConfig::new(target.clone(), Vocabulary::default_fixture(), out.clone());
+    config.budget = 20;
+    config.rate_per_second = 1000.0;
+    config.duration = Duration::from_secs(30);
+    config.seed = 11;
+
+    let refused = fuzz_remote(config.clone())
+        .await
+        .expect_err("an untrusted certificate must stop the run");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("does not verify") && message.contains("accept_invalid_certs"),
+        "the refusal names the certificate and the way out: {message}"
+    );
+    assert!(!out.exists(), "no case file written: nothing was sent");
+
+    config.accept_invalid_certs = true;
+    let summary = fuzz_remote(config)
+        .await
+        .expect("accepted certificate: the run goes on");
+    assert_eq!(summary.sent, 20);
+    assert_eq!(
+        summary.transport_errors, 0,
+        "every request answered over TLS"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A raw HTTP/1.1 server: `answer` writes the whole response (or never stops writing).
+async fn raw_target(
+    answer: fn(
+        tokio::net::TcpStream,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+) -> url::Url {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(answer(stream));
+        }
+    });
+    format!("http://{addr}").parse().expect("url")
+}
+
+async fn read_request(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 65536];
+    let _ = stream.read(&mut buf).await;
+}
+
+async fn kinds_against(target: url::Url, seed: u64) -> Vec<&'static str> {
+    let out = std::env::temp_dir().join(format!("qoauth-fuzz-odd-{}-{seed}", std::process::id()));
+    let mut config = RemoteFuzzConfig::new(target, Vocabulary::default_fixture(), out.clone());
+    config.budget = 40;
+    config.rate_per_second = 1000.0;
+    config.request_timeout = Duration::from_secs(2);
+    config.seed = seed;
+    let summary = fuzz_remote(config).await.expect("fuzzing runs");
+    let _ = std::fs::remove_dir_all(&out);
+    summary.by_kind.keys().copied().collect()
+}
+
+/// Answers a client can do nothing with are anomalies too, not only 5xx and timeouts: a
+/// redirect from every endpoint (here to itself), a 200 whose body is not JSON, and a body
+/// that never ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flags_redirect_loops_non_json_successes_and_endless_bodies() {
+    use tokio::io::AsyncWriteExt;
+    let redirect_loop = raw_target(|mut s| {
+        Box::pin(async move {
+            read_request(&mut s).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 302 Found\r\nlocation: /oauth/token\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        })
+    })
+    .await;
+    let kinds = kinds_against(redirect_loop, 1).await;
+    assert!(kinds.contains(&"unlisted_status"), "{kinds:?}");
+
+    let not_json = raw_target(|mut s| {
+        Box::pin(async move {
+            read_request(&mut s).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 12\r\nconnection: close\r\n\r\n<html></html")
+                .await;
+        })
+    })
+    .await;
+    let kinds = kinds_against(not_json, 2).await;
+    assert!(kinds.contains(&"unreadable"), "{kinds:?}");
+
+    let endless = raw_target(|mut s| {
+        Box::pin(async move {
+            read_request(&mut s).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await;
+            let chunk = format!("{:x}\r\n{}\r\n", 4096, "[".repeat(4096));
+            while s.write_all(chunk.as_bytes()).await.is_ok() {}
+        })
+    })
+    .await;
+    let kinds = kinds_against(endless, 3).await;
+    assert!(kinds.contains(&"unreadable"), "{kinds:?}");
 }

@@ -24,6 +24,10 @@ pub struct Case {
     #[serde(default)]
     pub description: Option<String>,
     pub level: Level,
+    /// `qlik`: the case checks the real service's own choice among several the RFCs allow,
+    /// judged only for a profile that asks for that fidelity.
+    #[serde(default)]
+    pub fidelity: Option<crate::profile::Fidelity>,
     pub refs: Vec<Reference>,
     #[serde(default)]
     pub needs: Vec<String>,
@@ -39,6 +43,20 @@ pub struct Case {
 }
 
 impl Case {
+    /// The level the case is judged at for `profile`: its own, or INFO for a Qlik-fidelity
+    /// case when the profile does not ask for Qlik fidelity (the answer is then recorded as
+    /// the target's choice).
+    pub fn level_for(&self, profile: &crate::profile::Profile) -> Level {
+        match self.fidelity {
+            Some(crate::profile::Fidelity::Qlik)
+                if profile.fidelity != crate::profile::Fidelity::Qlik =>
+            {
+                Level::Info
+            }
+            _ => self.level,
+        }
+    }
+
     /// The endpoint the case is about, from its id's first segment.
     pub fn endpoint(&self) -> String {
         self.id.split('.').next().unwrap_or("").to_string()
@@ -193,6 +211,11 @@ pub struct Expect {
     pub location: Option<LocationExpect>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Matcher>,
+    /// Alternatives, each a whole expectation: the answer must also meet at least one.
+    /// Where a clause allows several answers (a refusal, or a 200 that narrows), a case
+    /// lists each, so that every answer the clause allows passes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub any_of: Vec<Expect>,
 }
 
 /// JSON-pointer matchers keep the file's order, so the first finding is the first the
@@ -678,46 +701,7 @@ fn check_case(case: &Case, raw: &Value) -> Vec<(String, String)> {
         }
         let mut regexes = Vec::new();
         if let Some(e) = &step.expect {
-            for (k, m) in &e.headers {
-                regexes.push((
-                    format!("{base}/expect/headers/{}/matches", escape_pointer(k)),
-                    m,
-                ));
-            }
-            for (k, m) in e.json.iter() {
-                regexes.push((
-                    format!("{base}/expect/json/{}/matches", escape_pointer(k)),
-                    m,
-                ));
-                if !k.is_empty() && !k.starts_with('/') {
-                    problems.push((
-                        format!("{base}/expect/json/{}", escape_pointer(k)),
-                        format!("{k:?} is not a JSON pointer (must start with /)"),
-                    ));
-                }
-            }
-            if let Some(m) = &e.body {
-                regexes.push((format!("{base}/expect/body/matches"), m));
-            }
-            if let Some(l) = &e.location {
-                for (k, m) in &l.query {
-                    regexes.push((
-                        format!("{base}/expect/location/query/{}/matches", escape_pointer(k)),
-                        m,
-                    ));
-                }
-            }
-            if let Some(s) = &e.schema {
-                if !crate::spec::has_schema(s) {
-                    problems.push((
-                        format!("{base}/expect/schema"),
-                        format!(
-                            "{s:?} is not a component schema of the vendored spec ({})",
-                            crate::spec::schema_names().join(", ")
-                        ),
-                    ));
-                }
-            }
+            expect_problems(e, &format!("{base}/expect"), &mut regexes, &mut problems);
         }
         for (k, m) in &step.expect_count {
             regexes.push((
@@ -775,4 +759,51 @@ fn check_case(case: &Case, raw: &Value) -> Vec<(String, String)> {
 
 fn escape_pointer(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
+}
+
+/// Load-time checks of one expectation and its alternatives: JSON pointers, schema names,
+/// and the regular expressions to compile (collected into `regexes`).
+fn expect_problems<'e>(
+    e: &'e Expect,
+    at: &str,
+    regexes: &mut Vec<(String, &'e Matcher)>,
+    problems: &mut Vec<(String, String)>,
+) {
+    for (k, m) in &e.headers {
+        regexes.push((format!("{at}/headers/{}/matches", escape_pointer(k)), m));
+    }
+    for (k, m) in e.json.iter() {
+        regexes.push((format!("{at}/json/{}/matches", escape_pointer(k)), m));
+        if !k.is_empty() && !k.starts_with('/') {
+            problems.push((
+                format!("{at}/json/{}", escape_pointer(k)),
+                format!("{k:?} is not a JSON pointer (must start with /)"),
+            ));
+        }
+    }
+    if let Some(m) = &e.body {
+        regexes.push((format!("{at}/body/matches"), m));
+    }
+    if let Some(l) = &e.location {
+        for (k, m) in &l.query {
+            regexes.push((
+                format!("{at}/location/query/{}/matches", escape_pointer(k)),
+                m,
+            ));
+        }
+    }
+    if let Some(s) = &e.schema {
+        if !crate::spec::has_schema(s) {
+            problems.push((
+                format!("{at}/schema"),
+                format!(
+                    "{s:?} is not a component schema of the vendored spec ({})",
+                    crate::spec::schema_names().join(", ")
+                ),
+            ));
+        }
+    }
+    for (i, alternative) in e.any_of.iter().enumerate() {
+        expect_problems(alternative, &format!("{at}/any_of/{i}"), regexes, problems);
+    }
 }

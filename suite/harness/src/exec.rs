@@ -34,6 +34,10 @@ pub enum Transport {
     Connect(String),
     BodyTooLarge(u64),
     TooManyRedirects(u32),
+    /// A redirect pointed at a host the profile does not allow: not followed.
+    OffHost(String),
+    /// The target stopped answering earlier in the run: not sent.
+    Stalled(String),
     BudgetSpent,
     Other(String),
 }
@@ -49,6 +53,11 @@ impl std::fmt::Display for Transport {
             Transport::Connect(e) => write!(f, "cannot connect: {e}"),
             Transport::BodyTooLarge(n) => write!(f, "response body exceeds the cap of {n} bytes"),
             Transport::TooManyRedirects(n) => write!(f, "more than {n} redirects (redirect limit)"),
+            Transport::OffHost(h) => write!(
+                f,
+                "redirect to {h}, which is not in the profile's allowed_hosts: not followed"
+            ),
+            Transport::Stalled(why) => write!(f, "{why}; not sent"),
             Transport::BudgetSpent => write!(f, "the run's request budget is spent"),
             Transport::Other(e) => write!(f, "{e}"),
         }
@@ -83,7 +92,21 @@ pub struct Engine {
     /// Tokens the run was issued, to revoke at the end: (hint, token).
     pub minted: Mutex<Vec<(String, String)>>,
     interactive: tokio::sync::Mutex<()>,
+    /// Requests in a row, across the run, that got no response at all.
+    unanswered: std::sync::atomic::AtomicU32,
+    /// When the target last answered anything (the run's start until it does).
+    last_answer: Mutex<Instant>,
+    /// The last of those failures, for the message that names the stall.
+    last_unanswered: Mutex<Option<Transport>>,
 }
+
+/// Requests in a row without any response (timeouts, dropped connections) after which the
+/// run takes the target for stalled, provided nothing at all was answered for a whole
+/// request timeout: later requests are not sent, so a target that accepts connections and
+/// never answers (or drips its answer) costs a request timeout or two, not one per case.
+/// One endpoint that hangs while the others answer is no stall: its requests time out
+/// and fail their cases, and the run goes on. Any response resets the count.
+const STALL_LIMIT: u32 = 8;
 
 /// Attempts on one request when the target answers 429.
 const MAX_429_RETRIES: u32 = 3;
@@ -112,6 +135,9 @@ impl Engine {
             requests: AtomicU64::new(0),
             minted: Mutex::new(Vec::new()),
             interactive: tokio::sync::Mutex::new(()),
+            unanswered: std::sync::atomic::AtomicU32::new(0),
+            last_unanswered: Mutex::new(None),
+            last_answer: Mutex::new(Instant::now()),
         })
     }
 
@@ -183,7 +209,59 @@ impl Engine {
         }
     }
 
+    /// Why the run takes the target for stalled, once it does.
+    pub fn stalled(&self) -> Option<String> {
+        let n = self.unanswered.load(Ordering::Relaxed);
+        let silent = self
+            .last_answer
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        let stalled = self.profile.stall_detection
+            && n >= STALL_LIMIT
+            && silent > self.profile.request_timeout;
+        stalled.then(|| {
+            let last = self
+                .last_unanswered
+                .lock()
+                .ok()
+                .and_then(|l| l.as_ref().map(ToString::to_string))
+                .unwrap_or_default();
+            format!(
+                "the target stopped answering: {n} requests in a row and {} s without any response (last: {last})",
+                silent.as_secs()
+            )
+        })
+    }
+
     async fn send_once(
+        &self,
+        req: &Prepared,
+        jar: &reqwest::cookie::Jar,
+    ) -> Result<Observed, Transport> {
+        if let Some(why) = self.stalled() {
+            return Err(Transport::Stalled(why));
+        }
+        let r = self.send_unwatched(req, jar).await;
+        match &r {
+            Ok(_) => {
+                self.unanswered.store(0, Ordering::Relaxed);
+                if let Ok(mut t) = self.last_answer.lock() {
+                    *t = Instant::now();
+                }
+            }
+            Err(e @ (Transport::Timeout(_) | Transport::Connect(_) | Transport::Other(_))) => {
+                if let Ok(mut l) = self.last_unanswered.lock() {
+                    *l = Some(e.clone());
+                }
+                self.unanswered.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {}
+        }
+        r
+    }
+
+    async fn send_unwatched(
         &self,
         req: &Prepared,
         jar: &reqwest::cookie::Jar,
@@ -309,8 +387,18 @@ impl Engine {
                 {
                     return Ok(obs);
                 }
+                // A login never leaves the profile's hosts either: a target (or whoever
+                // can inject a redirect) must not be able to point the run at another
+                // host. An identity provider of its own belongs in allowed_hosts.
+                if !self.same_target(&next) {
+                    let host = next.host_str().unwrap_or("(no host)").to_string();
+                    trace.exchanges.last_mut().expect("just pushed").error =
+                        Some(Transport::OffHost(host.clone()));
+                    return Err(Transport::OffHost(host));
+                }
             } else if !self.same_target(&next) {
-                // Never wander off the profile's hosts on a plain request.
+                // Never wander off the profile's hosts on a plain request: the redirect
+                // itself is the answer the case judges.
                 return Ok(obs);
             }
             if next.scheme() != "http" && next.scheme() != "https" {

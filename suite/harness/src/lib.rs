@@ -6,6 +6,7 @@
 pub mod cases;
 pub mod embedded;
 pub mod exec;
+pub mod invariants;
 pub mod plan;
 pub mod profile;
 pub mod redact;

@@ -21,7 +21,15 @@ pub const CLIENT_ROLES: &[&str] = &[
 /// User roles a case may name.
 pub const USER_ROLES: &[&str] = &["default", "other", "disabled"];
 /// Fields of a client a template may read.
-pub const CLIENT_FIELDS: &[&str] = &["id", "secret", "redirect_uri", "scope", "kid"];
+pub const CLIENT_FIELDS: &[&str] = &[
+    "id",
+    "secret",
+    "redirect_uri",
+    "scope",
+    "kid",
+    "other_kid",
+    "forbidden_scope",
+];
 /// Fields of a user a template may read.
 pub const USER_FIELDS: &[&str] = &["subject", "user_id", "login_hint", "email"];
 
@@ -72,6 +80,8 @@ struct RawClient {
     alg: Option<String>,
     #[serde(default)]
     extra_keys: Vec<RawKey>,
+    #[serde(default)]
+    forbidden_scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +135,10 @@ struct RawFeatures {
     token_exchange: Option<bool>,
     #[serde(default)]
     discovery: Option<bool>,
+    #[serde(default)]
+    refresh_public: Option<bool>,
+    #[serde(default)]
+    assertion_impersonation: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +191,19 @@ struct RawProfile {
     features: RawFeatures,
     #[serde(default)]
     unregistered_key: Option<RawKey>,
+    #[serde(default)]
+    fidelity: Fidelity,
+}
+
+/// What a run holds the target to where the RFCs leave a choice and the real service made
+/// one: `rfc` (the default) records the target's choice, `qlik` judges it like the real
+/// service's (cases marked `"fidelity": "qlik"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fidelity {
+    #[default]
+    Rfc,
+    Qlik,
 }
 
 /// A private key the harness signs client assertions with.
@@ -196,6 +223,9 @@ pub struct Client {
     pub scope: Option<String>,
     /// Registered keys, the first being the default for assertions.
     pub keys: Vec<SigningKey>,
+    /// Scopes the tenant knows but does not allow this client; the profile's
+    /// `scopes.forbidden` when the client names none.
+    pub forbidden_scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -246,7 +276,18 @@ pub struct Profile {
     pub ca_pem: Option<Vec<u8>>,
     pub token_exchange: bool,
     pub discovery: bool,
+    /// Whether public clients get refresh tokens (RFC 6749 1.5 leaves it to the server).
+    pub refresh_public: bool,
+    /// Whether the assertion client also holds the impersonation grant.
+    pub assertion_impersonation: bool,
     pub unregistered_key: Option<SigningKey>,
+    /// Whether the real service's own choices are judged or only recorded.
+    pub fidelity: Fidelity,
+    /// Whether the run gives up on a target that stops answering (see
+    /// [`crate::exec::Engine::stalled`]). Not a profile field: always on, except where the
+    /// detection matrix runs its slow and hanging faults, whose every case must be sent
+    /// for the matrix to come out the same each time.
+    pub stall_detection: bool,
     /// Whether `token_endpoint` was given explicitly or derives from `base_url`.
     token_endpoint_explicit: bool,
 }
@@ -329,6 +370,11 @@ impl Profile {
                     redirect_uri: c.redirect_uri.clone(),
                     scope: c.scope.clone(),
                     keys,
+                    forbidden_scopes: if c.forbidden_scopes.is_empty() {
+                        raw.scopes.forbidden.clone()
+                    } else {
+                        c.forbidden_scopes.clone()
+                    },
                 },
             );
         }
@@ -420,7 +466,11 @@ impl Profile {
             ca_pem,
             token_exchange: raw.features.token_exchange.unwrap_or(true),
             discovery: raw.features.discovery.unwrap_or(true),
+            refresh_public: raw.features.refresh_public.unwrap_or(true),
+            assertion_impersonation: raw.features.assertion_impersonation.unwrap_or(true),
             unregistered_key,
+            fidelity: raw.fidelity,
+            stall_detection: true,
             token_endpoint_explicit,
         };
         Ok(profile)
@@ -492,6 +542,28 @@ impl Profile {
         if self.discovery {
             caps.push("discovery".into());
         }
+        if let Some(a) = self.clients.get("assertion") {
+            for k in &a.keys {
+                let cap = format!("assertion.{}", k.alg);
+                if !caps.contains(&cap) {
+                    caps.push(cap);
+                }
+            }
+            if a.keys.len() >= 2 && a.keys.iter().filter(|k| k.kid.is_some()).count() >= 2 {
+                caps.push("assertion.two_keys".into());
+            }
+            if self.assertion_impersonation {
+                caps.push("assertion_impersonation".into());
+            }
+        }
+        for (role, c) in &self.clients {
+            if !c.forbidden_scopes.is_empty() {
+                caps.push(format!("client.{role}.forbidden_scope"));
+            }
+        }
+        if self.refresh_public {
+            caps.push("refresh_public".into());
+        }
         if self.clients.contains_key("limited") {
             caps.push("rate_limit".into());
         }
@@ -510,6 +582,17 @@ impl Profile {
             c if c.starts_with("client.") => format!("the profile has no {} client", &c[7..]),
             c if c.starts_with("user.") => format!("the profile has no {} user", &c[5..]),
             "rate_limit" => "the profile has no limited client to provoke 429 with".into(),
+            c if c.starts_with("assertion.") && c != "assertion.two_keys" => format!(
+                "the profile's assertion client has no {} key (key_file or extra_keys with that alg)",
+                &c[10..]
+            ),
+            "assertion.two_keys" => {
+                "the profile's assertion client has fewer than two keys with a kid".into()
+            }
+            c if c.ends_with(".forbidden_scope") => format!(
+                "the profile names no scope forbidden to its {} client (clients.{0}.forbidden_scopes or scopes.forbidden)",
+                c.trim_start_matches("client.").trim_end_matches(".forbidden_scope")
+            ),
             c => format!("the profile disables {c} (features.{c})"),
         })
     }
@@ -552,6 +635,9 @@ impl Profile {
                     "redirect_uri" => c.redirect_uri.clone(),
                     "scope" => c.scope.clone(),
                     "kid" => c.keys.first().and_then(|k| k.kid.clone()),
+                    // Another registered key's kid: a kid that names the wrong key.
+                    "other_kid" => c.keys.get(1).and_then(|k| k.kid.clone()),
+                    "forbidden_scope" => c.forbidden_scopes.first().cloned(),
                     other => return Err(format!("clients.{role}.{other}: unknown client field")),
                 })
             }
@@ -589,6 +675,8 @@ pub fn is_profile_name(name: &str) -> bool {
 pub fn capability_of(name: &str) -> Option<String> {
     let parts: Vec<&str> = name.split('.').collect();
     match parts.as_slice() {
+        ["clients", _, "other_kid"] => Some("assertion.two_keys".into()),
+        ["clients", role, "forbidden_scope"] => Some(format!("client.{role}.forbidden_scope")),
         ["clients", role, _] => Some(format!("client.{role}")),
         ["users", role, _] if *role != "default" => Some(format!("user.{role}")),
         _ => None,

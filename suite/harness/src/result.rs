@@ -104,6 +104,11 @@ pub struct CaseResult {
     /// Values kept by `record` in the case file (INFO observations), redacted.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub records: BTreeMap<String, serde_json::Value>,
+    /// Which of the answers its clauses allow the target gave, where they allow several
+    /// (a status of a list, an `any_of` alternative, the real service's choice or
+    /// another): the target's profile of choices in the reports.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
     pub transcript: Vec<Exchange>,
     pub requests: u32,
     pub duration_ms: f64,

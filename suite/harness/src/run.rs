@@ -7,7 +7,7 @@ use crate::exec::{Engine, Prepared, RawExchange, Trace, Transport};
 use crate::plan::{bind_lets, prepare_login, prepare_request, skip_reason};
 use crate::profile::Profile;
 use crate::redact::Redactor;
-use crate::result::{CaseResult, Finding, RunResult, RunStats, Verdict};
+use crate::result::{CaseResult, Finding, Level, RunResult, RunStats, Verdict};
 use crate::template::Bindings;
 use crate::verdict::{self, Observed};
 use serde_json::Value;
@@ -209,6 +209,7 @@ fn crashed(case: &Case) -> CaseResult {
         reason: Some("the harness task running this case ended abnormally".into()),
         findings: Vec::new(),
         records: BTreeMap::new(),
+        choices: Vec::new(),
         transcript: Vec::new(),
         requests: 0,
         duration_ms: 0.0,
@@ -221,9 +222,33 @@ struct CaseState {
     trace: Trace,
     findings: Vec<Finding>,
     records: Vec<(String, String, Value)>,
+    /// Which of several permitted answers each step got.
+    choices: Vec<String>,
     /// Captured values to redact even where no field name marks them.
     captured: Vec<(String, String)>,
     error: Option<String>,
+}
+
+/// The invariants (see [`crate::invariants`]) the case's exchanges broke, each named once,
+/// with the step that broke it first.
+fn broken_invariants(trace: &Trace, profile: &Profile) -> Vec<(String, crate::invariants::Broken)> {
+    let secrets = profile.secrets();
+    let mut out: Vec<(String, crate::invariants::Broken)> = Vec::new();
+    for ex in &trace.exchanges {
+        let found = match (&ex.response, &ex.error) {
+            (Some(obs), _) => {
+                crate::invariants::check(&ex.request.method, ex.request.url.path(), obs, &secrets)
+            }
+            (None, Some(e)) => crate::invariants::check_transport(e).into_iter().collect(),
+            (None, None) => Vec::new(),
+        };
+        for b in found {
+            if !out.iter().any(|(_, o)| o.name == b.name) {
+                out.push((ex.step.clone(), b));
+            }
+        }
+    }
+    out
 }
 
 /// Runs one case to a redacted result.
@@ -231,16 +256,18 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
     let t0 = Instant::now();
     let profile = Arc::clone(&engine.profile);
     let mut redactor = Redactor::for_profile(&profile);
+    let level = case.level_for(&engine.profile);
     let mut result = CaseResult {
         id: case.id.clone(),
         title: case.title.clone(),
-        level: case.level,
+        level,
         endpoint: case.endpoint(),
         refs: case.refs.clone(),
         verdict: Verdict::Skip,
         reason: None,
         findings: Vec::new(),
         records: BTreeMap::new(),
+        choices: Vec::new(),
         transcript: Vec::new(),
         requests: 0,
         duration_ms: 0.0,
@@ -257,6 +284,7 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         trace: Trace::default(),
         findings: Vec::new(),
         records: Vec::new(),
+        choices: Vec::new(),
         captured: Vec::new(),
         error: None,
     };
@@ -274,8 +302,9 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
     }
     result.verdict = match &st.error {
         Some(_) => Verdict::Error,
-        None => verdict::verdict_for(case.level, &st.findings),
+        None => verdict::verdict_for(level, &st.findings),
     };
+    let broken = broken_invariants(&st.trace, &profile);
     result.requests = st.trace.sent;
     result.transcript =
         crate::redact::transcript(&mut redactor, &profile, &st.trace.exchanges, &st.captured);
@@ -288,6 +317,40 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         None => verdict::reason_for(&st.findings),
     };
     result.findings = st.findings;
+    result.choices = st.choices.iter().map(|c| redactor.text(c)).collect();
+    if let Some((step, first)) = broken.first() {
+        // Whatever the case's level, a broken invariant is a MUST failure of the case that
+        // provoked it; the first one is the reason, each one a finding.
+        result.level = Level::Must;
+        result.verdict = Verdict::Fail;
+        result.reason = Some(format!(
+            "invariant {} ({}) at {step}: {}",
+            first.name,
+            first.clause,
+            redactor.text(&first.detail)
+        ));
+        for (step, b) in &broken {
+            result.findings.push(Finding {
+                step: redactor.text(step),
+                expected: format!("invariant {} ({})", b.name, b.clause),
+                actual: redactor.text(&b.detail),
+            });
+        }
+    }
+    if broken.is_empty() && level != case.level {
+        // A Qlik-fidelity case under a profile that did not ask for it: what differs from
+        // the real service is the target's choice, and the report says so.
+        let differs = !result.findings.is_empty();
+        result.reason = Some(match result.reason.take() {
+            Some(r) => format!("the target chose otherwise than the real service (recorded, not judged: the profile's fidelity is rfc): {r}"),
+            None => "the target chose as the real service does".into(),
+        });
+        result.choices.push(if differs {
+            "otherwise than the real service".into()
+        } else {
+            "as the real service".into()
+        });
+    }
     for (step, key, v) in st.records {
         let name = if case.steps.len() > 1 {
             format!("{step} {key}")
@@ -394,6 +457,9 @@ async fn steps(
         let mut findings = Vec::new();
         if let Some(e) = &step.expect {
             match verdict::check_expect(&label, e, &last, &b) {
+                Ok(f) if f.is_empty() => {
+                    st.choices.extend(verdict::choice(&label, e, &last, &b));
+                }
                 Ok(f) => findings.extend(f),
                 Err(e) => {
                     st.error = Some(format!("{label}: {e:#}"));

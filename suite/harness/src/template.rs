@@ -295,11 +295,19 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
         .clients
         .get(role)
         .ok_or_else(|| anyhow!("the profile has no {role} client to sign an assertion for"))?;
+    let use_unregistered = spec.get("key").and_then(Value::as_str) == Some("unregistered");
+    // Without an alg of its own, an assertion is signed the way the profile's key is: a
+    // tenant with only an RS256 key gets RS256 assertions.
+    let default_key = if use_unregistered {
+        b.profile.unregistered_key.as_ref()
+    } else {
+        client.keys.first()
+    };
     let alg = spec
         .get("alg")
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| client.keys.first().map(|k| k.alg.clone()))
+        .or_else(|| default_key.map(|k| k.alg.clone()))
         .unwrap_or_else(|| "ES384".into());
     let family = |a: &str| {
         if a.starts_with("ES") {
@@ -313,9 +321,9 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
     let registered = client
         .keys
         .iter()
-        .find(|k| family(&k.alg) == family(&alg))
+        .find(|k| k.alg == alg)
+        .or_else(|| client.keys.iter().find(|k| family(&k.alg) == family(&alg)))
         .or(client.keys.first());
-    let use_unregistered = spec.get("key").and_then(Value::as_str) == Some("unregistered");
     let key = if use_unregistered {
         b.profile
             .unregistered_key

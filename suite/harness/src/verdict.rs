@@ -384,7 +384,73 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
         let v = Value::String(obs.text());
         push(check_matcher("body", m, Some(&v), Source::Text, b)?);
     }
+    if !e.any_of.is_empty() {
+        push(check_alternatives(step, &e.any_of, obs, b)?);
+    }
     Ok(findings)
+}
+
+/// `any_of`: nothing when one alternative holds; otherwise one finding that lists what
+/// each alternative expected and what the answer missed of the first.
+fn check_alternatives(
+    step: &str,
+    alternatives: &[Expect],
+    obs: &Observed,
+    b: &Bindings,
+) -> Result<Vec<(String, String)>> {
+    let mut missed = Vec::with_capacity(alternatives.len());
+    for alternative in alternatives {
+        let findings = check_expect(step, alternative, obs, b)?;
+        if findings.is_empty() {
+            return Ok(Vec::new());
+        }
+        missed.push(findings);
+    }
+    let expected = missed
+        .iter()
+        .map(|fs| {
+            fs.iter()
+                .map(|f| f.expected.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ")
+        })
+        .collect::<Vec<_>>()
+        .join("; or ");
+    let actual = missed
+        .first()
+        .and_then(|fs| fs.first())
+        .map(|f| f.actual.clone())
+        .unwrap_or_default();
+    Ok(vec![(format!("one of: {expected}"), actual)])
+}
+
+/// Which of the answers a clause allows the target gave, when the expectation allowed more
+/// than one (a list of statuses, or `any_of` alternatives) and the answer met it: the
+/// target's choice, for the report's profile of choices. `None` when there was no choice.
+pub fn choice(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Option<String> {
+    if !e.any_of.is_empty() {
+        let n = e.any_of.len();
+        for (i, alternative) in e.any_of.iter().enumerate() {
+            if check_expect(step, alternative, obs, b).is_ok_and(|f| f.is_empty()) {
+                let what = alternative
+                    .status
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" ({s})"));
+                return Some(format!(
+                    "{step}: status {}, answer {} of {n}{what}",
+                    obs.status,
+                    i + 1
+                ));
+            }
+        }
+        return None;
+    }
+    match &e.status {
+        Some(s @ crate::cases::StatusSet::Many(v)) if v.len() > 1 && s.contains(obs.status) => {
+            Some(format!("{step}: status {} of the allowed {s}", obs.status))
+        }
+        _ => None,
+    }
 }
 
 /// For repeated steps: how many responses had each status.

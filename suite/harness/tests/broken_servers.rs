@@ -190,7 +190,7 @@ async fn an_unreachable_target_gives_error_verdicts_quickly() {
 }
 
 #[tokio::test]
-async fn a_hanging_target_gives_error_within_the_request_timeout() {
+async fn a_hanging_target_fails_the_answer_invariant_within_the_request_timeout() {
     // Accepts connections and never answers.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -214,7 +214,7 @@ async fn a_hanging_target_gives_error_within_the_request_timeout() {
         t.elapsed()
     );
     for c in &r.cases {
-        assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.id);
         assert!(
             c.reason.as_deref().unwrap().contains("within 300 ms"),
             "{:?}",
@@ -288,7 +288,7 @@ async fn raw_server(head: &'static str, chunks: usize) -> std::net::SocketAddr {
 }
 
 #[tokio::test]
-async fn an_oversized_streamed_body_is_cut_and_gives_error() {
+async fn an_oversized_streamed_body_is_cut_and_fails_the_answer_invariant() {
     let addr = raw_server(
         "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n",
         64,
@@ -299,7 +299,7 @@ async fn an_oversized_streamed_body_is_cut_and_gives_error() {
         .await
         .unwrap();
     for c in &r.cases {
-        assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.id);
         assert!(
             c.reason
                 .as_deref()
@@ -320,7 +320,7 @@ async fn an_oversized_declared_body_is_refused_before_reading() {
         .await
         .unwrap();
     for c in &r.cases {
-        assert_eq!(c.verdict, Verdict::Error, "{}", c.id);
+        assert_eq!(c.verdict, Verdict::Fail, "{}", c.id);
         assert!(
             c.reason
                 .as_deref()
@@ -574,4 +574,48 @@ async fn issued_tokens_are_revoked_at_the_end() {
     // Two cases get a token; each is revoked once.
     assert_eq!(revoked.lock().unwrap().len(), 2);
     assert_eq!(r.stats.requests, 5);
+}
+
+/// An INFO case only records what a target answers, but a 500 is never an answer a clause
+/// leaves open: the request only an INFO case sends (an authorization without the spec's
+/// required state) crashing the server fails that case as a MUST, naming the invariant.
+#[tokio::test]
+async fn a_500_to_a_request_only_an_info_case_sends_fails_the_case() {
+    let app = Router::new().route(
+        "/oauth/authorize",
+        get(|uri: axum::http::Uri| async move {
+            if uri.query().unwrap_or("").contains("state=") {
+                (
+                    StatusCode::BAD_REQUEST,
+                    [("content-type", "application/json")],
+                    json!({"errors": [{"code": "OAUTH-3", "title": "Invalid request", "status": "400"}]}).to_string(),
+                )
+                    .into_response()
+            } else {
+                (StatusCode::INTERNAL_SERVER_ERROR, "panicked at 'state'").into_response()
+            }
+        }),
+    );
+    let addr = serve(app).await;
+    let catalogue = qoauth_harness::Catalogue::load(&qoauth_harness::Catalogue::default_dir())
+        .expect("catalogue loads");
+    let case: Vec<_> = catalogue
+        .cases
+        .iter()
+        .filter(|c| c.id == "authorize.error_redirect.state_missing")
+        .cloned()
+        .collect();
+    assert_eq!(case.len(), 1);
+    assert_eq!(case[0].level, qoauth_harness::result::Level::Info);
+    let r = run(&case, &profile(addr, json!({})), &RunOptions::default())
+        .await
+        .expect("run starts");
+    let c = verdict_of(&r, "authorize.error_redirect.state_missing");
+    assert_eq!(c.verdict, Verdict::Fail, "{:?}", c.reason);
+    assert_eq!(c.level, qoauth_harness::result::Level::Must);
+    let reason = c.reason.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("invariant no_server_error (RFC 9110 15.6") && reason.contains("500"),
+        "{reason}"
+    );
 }

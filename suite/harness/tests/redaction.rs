@@ -105,9 +105,19 @@ async fn the_second_step_is_redacted_too() {
     .await
     .unwrap();
     let c = &r.cases[0];
+    // Both steps ran; the echo server sends the secret back, which the invariant catches
+    // (and the reason names without the secret).
     assert_eq!(
         c.verdict,
-        qoauth_harness::result::Verdict::Pass,
+        qoauth_harness::result::Verdict::Fail,
+        "{:?}",
+        c.reason
+    );
+    assert!(
+        c.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("invariant secret_not_echoed"),
         "{:?}",
         c.reason
     );

@@ -22,7 +22,11 @@ fn counting_app(hits: Arc<AtomicU32>) -> Router {
             let hits = Arc::clone(&hits);
             async move {
                 hits.fetch_add(1, Ordering::SeqCst);
-                (StatusCode::BAD_REQUEST, "{}")
+                (
+                    StatusCode::BAD_REQUEST,
+                    [("content-type", "application/json")],
+                    r#"{"errors":[{"code":"OAUTH-3","title":"Invalid request","status":"400"}]}"#,
+                )
             }
         }),
     )

@@ -72,8 +72,26 @@ fn needs_flows(v: &Vocab) -> Option<&'static str> {
     (!v.flows()).then_some("the profile cannot log a user in (login mode none or interactive, or no client with a redirect URI)")
 }
 
+fn needs_exchange(v: &Vocab) -> Option<&'static str> {
+    needs_flows(v).or_else(|| {
+        (!v.token_exchange).then_some(
+            "access tokens are observed through a token exchange, which the profile does not offer",
+        )
+    })
+}
+
 fn needs_assertion(v: &Vocab) -> Option<&'static str> {
     (!v.assertion).then_some("the profile has no assertion client with a key")
+}
+
+/// For the real service's own choices among several the RFCs allow: judged only for a
+/// profile that asks for Qlik fidelity.
+fn needs_assertion_qlik(v: &Vocab) -> Option<&'static str> {
+    needs_assertion(v).or_else(|| {
+        (!v.qlik_fidelity).then_some(
+            "RFC 7523 3 makes replay protection a MAY; the real service's single-use jti is judged only with \"fidelity\": \"qlik\"",
+        )
+    })
 }
 
 macro_rules! scenario_check {
@@ -275,13 +293,29 @@ pub fn all() -> Vec<Property> {
         },
         Property {
             name: "rfc7009_2_1_revoked_token_unusable",
-            title: "A revoked token never works again",
+            title: "A revoked refresh token never works again",
             level: Level::Must,
             endpoint: "revoke",
-            refs: vec![r("RFC7009", "2.1", "The invalidation takes place immediately, and the token cannot be used again after the revocation.")],
-            strategy: |v| single(flows::revoke_scenario(v)),
+            refs: vec![
+                r("RFC7009", "2.1", "The invalidation takes place immediately, and the token cannot be used again after the revocation."),
+                r("RFC7009", "2", "Implementations MUST support the revocation of refresh tokens"),
+            ],
+            strategy: |v| single(flows::revoke_scenario(v, false)),
             check: scenario_check!(rules::revoked_unusable),
             needs: needs_flows,
+        },
+        Property {
+            name: "rfc7009_2_revoked_access_token_unusable",
+            title: "A revoked access token never works again",
+            level: Level::Should,
+            endpoint: "revoke",
+            refs: vec![
+                r("RFC7009", "2", "Implementations ... SHOULD support the revocation of access tokens"),
+                r("RFC7009", "2.1", "The invalidation takes place immediately, and the token cannot be used again after the revocation."),
+            ],
+            strategy: |v| single(flows::revoke_scenario(v, true)),
+            check: scenario_check!(rules::revoked_unusable),
+            needs: needs_exchange,
         },
         Property {
             name: "rfc6749_3_3_scope_never_widens",
@@ -318,7 +352,7 @@ pub fn all() -> Vec<Property> {
             ],
             strategy: |v| single(flows::assertion_replay_scenario(v)),
             check: scenario_check!(rules::assertion_single_use),
-            needs: needs_assertion,
+            needs: needs_assertion_qlik,
         },
         Property {
             name: "rfc6749_rfc7009_token_lifecycle_model",

@@ -40,6 +40,8 @@ pub struct Vocab {
     pub scopes_allowed: Vec<String>,
     pub scopes_forbidden: Vec<String>,
     pub user_roles: Vec<String>,
+    /// Whether the profile asks for fidelity to the real service's own choices.
+    pub qlik_fidelity: bool,
 }
 
 impl Vocab {
@@ -75,6 +77,7 @@ impl Vocab {
             ),
             token_exchange: p.token_exchange && has("public"),
             public: has("public"),
+            qlik_fidelity: p.fidelity == qoauth_harness::profile::Fidelity::Qlik,
             scopes_allowed: if p.scopes_allowed.is_empty() {
                 vec!["user_default".into()]
             } else {

@@ -151,13 +151,14 @@ impl Model {
             }
             Op::Redeem { code, .. } => from(self.codes[*code].life),
             Op::Refresh { rt, .. } => from(self.refresh[*rt].life),
-            Op::Exchange { at } => {
-                if self.access[*at].exchangeable {
-                    from(self.access[*at].life)
-                } else {
-                    Expect::Refused
-                }
-            }
+            Op::Exchange { at } => match (self.access[*at].life, self.access[*at].exchangeable) {
+                // A dead token is never exchanged (RFC 7009 2.1: it "cannot be used again").
+                (Life::Dead, _) => Expect::Refused,
+                (life, true) => from(life),
+                // Another client's or a machine token: RFC 8693 2.1 leaves whether it may be
+                // exchanged "at the discretion of the authorization server".
+                (_, false) => Expect::Either,
+            },
             // RFC 7009 2.2: 200 whether or not the token was valid.
             Op::RevokeAccess { .. } | Op::RevokeRefresh { .. } => Expect::Success,
         }
@@ -247,6 +248,35 @@ impl Model {
             }
         }
         self
+    }
+
+    /// The state after an observed outcome: [`Model::after`], except that a refresh that
+    /// answered with the very token it was given (RFC 6749 6: a new refresh token is a MAY)
+    /// leaves that token live.
+    fn observed(
+        self,
+        op: &Op,
+        ok: bool,
+        o: Option<&qoauth_harness::verdict::Observed>,
+        ex: &Executed,
+    ) -> Model {
+        let kept = match self.absolute(op) {
+            Op::Refresh { rt, .. } if ok => {
+                let presented = ex.var_str(&rt_var(rt));
+                let returned = o.and_then(|o| o.json().ok()).and_then(|d| {
+                    d.get("refresh_token")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                });
+                (presented.is_some() && returned.as_deref() == presented).then_some(rt)
+            }
+            _ => None,
+        };
+        let mut next = self.after(op, ok);
+        if let Some(rt) = kept {
+            next.refresh[rt].life = Life::Live;
+        }
+        next
     }
 
     fn unsure_family(&mut self, family: usize) {
@@ -579,14 +609,12 @@ pub fn compare(ops: &[Op], ex: &Executed) -> Verdict {
                     (Expect::Refused, _) => pre.push((j, json!({"status": [400, 401]}))),
                     (Expect::Either, _) => {}
                 }
-                let ok2 = ex
-                    .step(j)
-                    .and_then(|r| r.last())
-                    .is_some_and(|o| match op2 {
-                        Op::Authorize { .. } => o.location_param("code").is_some(),
-                        _ => o.status / 100 == 2,
-                    });
-                m2 = m2.after(op2, ok2);
+                let o2 = ex.step(j).and_then(|r| r.last());
+                let ok2 = o2.is_some_and(|o| match op2 {
+                    Op::Authorize { .. } => o.location_param("code").is_some(),
+                    _ => o.status / 100 == 2,
+                });
+                m2 = m2.observed(op2, ok2, o2, ex);
             }
             return Verdict::Broken(Box::new(Violation {
                 step: i,
@@ -596,7 +624,7 @@ pub fn compare(ops: &[Op], ex: &Executed) -> Verdict {
                 pre,
             }));
         }
-        model = model.after(op, ok);
+        model = model.observed(op, ok, Some(o), ex);
     }
     Verdict::Held
 }

@@ -40,6 +40,35 @@ pub enum Verdict {
     NotApplicable(String),
 }
 
+/// The invariants every response meets (see `qoauth_harness::invariants`), over every
+/// response of a scenario: the first one broken, as a violation of the step that broke it.
+/// Transport failures are left to the property that judges them
+/// (`rfc9110_15_6_no_server_error_or_hang`) and to the run's stall watch.
+pub fn invariants(ex: &Executed, profile: &Profile) -> Option<Box<Violation>> {
+    let secrets = profile.secrets();
+    for run in &ex.steps {
+        for e in &run.exchanges {
+            let Some(o) = &e.response else { continue };
+            let broken = qoauth_harness::invariants::check(
+                &e.request.method,
+                e.request.url.path(),
+                o,
+                &secrets,
+            );
+            if let Some(b) = broken.into_iter().next() {
+                return Some(Box::new(Violation {
+                    step: run.index,
+                    expected: format!("invariant {} ({})", b.name, b.clause),
+                    actual: b.detail,
+                    expect: b.expect,
+                    pre: Vec::new(),
+                }));
+            }
+        }
+    }
+    None
+}
+
 pub struct Ctx<'a> {
     pub profile: &'a Profile,
     pub now: i64,
@@ -144,6 +173,11 @@ pub fn error_envelope(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
     for (i, e) in exchanges(ex) {
         let Some(o) = &e.response else { continue };
         if !(400..500).contains(&o.status) {
+            continue;
+        }
+        // A 405 for a method the spec does not define may be bare: RFC 9110 15.5.6 asks
+        // only for Allow, and the spec documents no body for it.
+        if o.status == 405 && o.body.is_empty() {
             continue;
         }
         let status = o.status.to_string();
@@ -516,8 +550,9 @@ pub fn refresh_single_use(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
         ));
     }
     if ex.var_str("rotated") == ex.var_str("refresh_token") {
-        // Not rotated: the old token staying valid is then the design, not a replay.
-        return Verdict::NotApplicable("the refresh did not rotate the token".into());
+        // Not rotated (RFC 6749 6: a new refresh token is a MAY): no token was rotated
+        // out, so the rule holds; the old token staying valid is the design, not a replay.
+        return Verdict::Held;
     }
     if step_ok(ex, 3) == Some(true) {
         return Verdict::Broken(Box::new(Violation {
@@ -808,6 +843,24 @@ pub fn refresh_race(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
     }
     if step_ok(ex, 1) != Some(true) || !ex.vars.contains_key("refresh_token") {
         return Verdict::NotApplicable("the redemption gave no refresh token".into());
+    }
+    // A server that does not rotate (RFC 6749 6: a new refresh token is a MAY) answers
+    // every racer with the token it was given: none of them invalidated it.
+    let presented = ex.var_str("refresh_token");
+    let rotated = ex.step(2).is_some_and(|s| {
+        s.responses().filter(|o| o.status == 200).any(|o| {
+            o.json()
+                .ok()
+                .and_then(|d| {
+                    d.get("refresh_token")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .is_some_and(|r| Some(r.as_str()) != presented)
+        })
+    });
+    if !rotated {
+        return Verdict::Held;
     }
     race(
         ex,

@@ -138,6 +138,7 @@ pub(crate) fn run_property(sh: &Shared<'_>, prop: &Property) -> (CaseResult, Fou
         reason: None,
         findings: Vec::new(),
         records: BTreeMap::new(),
+        choices: Vec::new(),
         transcript: Vec::new(),
         requests: 0,
         duration_ms: 0.0,
@@ -158,7 +159,10 @@ pub(crate) fn run_property(sh: &Shared<'_>, prop: &Property) -> (CaseResult, Fou
             now: qoauth_harness::template::now_unix(),
             shrinking: sh.opts.max_shrink_iters > 0,
         };
-        let v = check(&ctx, input, &ex);
+        let v = match check(&ctx, input, &ex) {
+            broken @ Rule::Broken(_) => broken,
+            other => crate::rules::invariants(&ex, &sh.target.profile).map_or(other, Rule::Broken),
+        };
         (ex, v, None)
     };
     run_with_judge(
@@ -198,6 +202,7 @@ pub(crate) fn run_differential(sh: &Shared<'_>) -> (CaseResult, Found) {
         reason: None,
         findings: Vec::new(),
         records: BTreeMap::new(),
+        choices: Vec::new(),
         transcript: Vec::new(),
         requests: 0,
         duration_ms: 0.0,
@@ -310,7 +315,10 @@ fn run_with_judge(
     // judged, refusals judged) and not passed vacuously.
     let statuses: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
     let outcome = runner.run(strategy, |input: Input| {
-        if budget_spent.load(Ordering::Relaxed) || gave_up.load(Ordering::Relaxed) {
+        if budget_spent.load(Ordering::Relaxed)
+            || gave_up.load(Ordering::Relaxed)
+            || sh.target.engine.stalled().is_some()
+        {
             return Ok(());
         }
         runs.fetch_add(1, Ordering::Relaxed);
@@ -379,7 +387,25 @@ fn run_with_judge(
             .records
             .insert("informational".into(), json!(info.load(Ordering::Relaxed)));
     }
+    // The engine takes the target for stalled once nothing has answered for a while (see
+    // `qoauth_harness::exec::Engine::stalled`); every property then ends unjudged.
+    let stalled = sh
+        .target
+        .engine
+        .stalled()
+        .map(|why| format!("{why}; the rule was not judged"));
     match outcome {
+        // A counterexample found before the stall still stands; anything else is unjudged.
+        Err(TestError::Fail(..))
+            if stalled.is_some() && last.lock().map_or(true, |l| l.is_none()) =>
+        {
+            result.verdict = Verdict::Error;
+            result.reason = stalled;
+        }
+        Ok(()) | Err(TestError::Abort(_)) if stalled.is_some() => {
+            result.verdict = Verdict::Error;
+            result.reason = stalled;
+        }
         Ok(()) if budget_spent.load(Ordering::Relaxed) => {
             result.verdict = Verdict::Skip;
             result.reason = Some(format!(
@@ -546,6 +572,7 @@ fn panicked(
             reason: Some("the property's run panicked (its message is on stderr)".into()),
             findings: Vec::new(),
             records: BTreeMap::new(),
+            choices: Vec::new(),
             transcript: Vec::new(),
             requests: 0,
             duration_ms: 0.0,

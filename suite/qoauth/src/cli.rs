@@ -40,8 +40,9 @@ pub enum Command {
     /// Send generated requests to a target and save every anomaly as a case file.
     ///
     /// Anomalies: 5xx answers, timeouts, dropped connections, errors outside the OAuth
-    /// envelope, secrets echoed, redirects to unregistered URIs. Requests stop at the
-    /// budget or the duration, whichever comes first, and never exceed the rate.
+    /// envelope, secrets echoed, redirects to unregistered URIs, statuses the spec does not
+    /// list, unreadable bodies. Requests stop at the budget or the duration, whichever
+    /// comes first, or when the target stops answering, and never exceed the rate.
     #[command(after_help = FUZZ_EXIT_CODES)]
     Fuzz(FuzzArgs),
     /// Regenerate the counts and indexes of cases/README.md from the case files.
@@ -54,6 +55,13 @@ pub enum Command {
     /// Exits 1 when a fault goes uncaught or the clean reference fails a case or property.
     #[cfg(feature = "faults")]
     Detect(crate::detect::DetectArgs),
+    /// Run the latitude matrix: the cases and properties against the reference with each
+    /// permitted variant, every one of which must pass.
+    ///
+    /// Exits 1 when a variant fails or errs a case or property, or warns otherwise than it
+    /// declares.
+    #[cfg(feature = "faults")]
+    Latitude(crate::latitude::LatitudeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -208,6 +216,11 @@ pub struct ServeArgs {
     #[cfg(feature = "faults")]
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
+
+    /// Behave as a correct tenant that chose differently where the spec and RFCs allow
+    /// (repeatable); names and clauses as in reports/latitude.md.
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
 
     /// Fixture of clients, users, keys and limits [default: the shipped default fixture].
     #[arg(long, value_name = "FILE")]

@@ -7,17 +7,14 @@ use anyhow::Context;
 use clap::Args;
 use qoauth_harness::Catalogue;
 
+/// What the detection and the latitude matrix take alike.
 #[derive(Debug, Clone, Args)]
-pub struct DetectArgs {
-    /// Write the generated report here (the committed one is reports/detection.md).
+pub struct MatrixArgs {
+    /// Write the generated report here (the committed one is under reports/).
     #[arg(long, value_name = "FILE")]
     pub write: Option<PathBuf>,
 
-    /// Only these faults (repeatable); all of them by default.
-    #[arg(long = "fault", value_name = "NAME")]
-    pub faults: Vec<String>,
-
-    /// Runs (a fault's cases or its properties) at once.
+    /// Runs (one server's cases or its properties) at once.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
 
@@ -29,6 +26,39 @@ pub struct DetectArgs {
     /// The property runs' seed. The committed report uses the default.
     #[arg(long, value_name = "S", default_value_t = qoauth_detect::DEFAULT_PROPERTY_SEED)]
     pub seed: u64,
+}
+
+impl MatrixArgs {
+    pub fn options(&self) -> qoauth_detect::MatrixOptions {
+        qoauth_detect::MatrixOptions {
+            parallel_faults: self.parallel,
+            property_cases: self.property_cases,
+            property_seed: self.seed,
+            ..Default::default()
+        }
+    }
+
+    /// Writes the report where `--write` says, or prints it.
+    pub fn emit(&self, report: &str) -> anyhow::Result<()> {
+        match &self.write {
+            Some(path) => std::fs::write(path, report)
+                .with_context(|| format!("cannot write {}", path.display())),
+            None => {
+                print!("{report}");
+                Ok(())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    pub matrix: MatrixArgs,
+
+    /// Only these faults (repeatable); all of them by default.
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
 
     /// Also print, for every fault, why each catching property failed (the report lists
     /// only their names).
@@ -47,21 +77,12 @@ pub async fn detect(args: DetectArgs) -> anyhow::Result<bool> {
         .map(|n| n.parse::<qoauth_reference::Fault>())
         .collect::<Result<Vec<_>, _>>()?;
     let opts = qoauth_detect::MatrixOptions {
-        parallel_faults: args.parallel,
         only,
-        property_cases: args.property_cases,
-        property_seed: args.seed,
-        ..Default::default()
+        ..args.matrix.options()
     };
     let t0 = Instant::now();
     let matrix = qoauth_detect::run(&catalogue, &opts).await?;
-    let report = qoauth_detect::render(&matrix);
-    if let Some(path) = &args.write {
-        std::fs::write(path, &report)
-            .with_context(|| format!("cannot write {}", path.display()))?;
-    } else {
-        print!("{report}");
-    }
+    args.matrix.emit(&qoauth_detect::render(&matrix))?;
     let missed: Vec<&str> = matrix.missed().iter().map(|f| f.name()).collect();
     let t = matrix.totals();
     eprintln!(

@@ -92,6 +92,9 @@ fn summary_text(summary: &RemoteFuzzSummary, out: &std::path::Path) -> String {
         "sent {} request(s) in {seconds:.1} s ({rate:.0} requests/s), {} could not be sent\n",
         summary.sent, summary.transport_errors
     );
+    if let Some(why) = &summary.stalled {
+        text.push_str(&format!("stopped early: {why}\n"));
+    }
     if summary.by_kind.is_empty() {
         text.push_str("anomalies: none\n");
     } else {
@@ -147,6 +150,7 @@ pub async fn fuzz(args: FuzzArgs) -> anyhow::Result<Outcome> {
     config.duration = args.duration;
     config.request_timeout = profile.request_timeout;
     config.seed = seed;
+    config.accept_invalid_certs = profile.accept_invalid_certs;
     println!(
         "fuzzing {} (profile {}): at most {} request(s), {} s, {} requests/s; seed {seed} (replay with --seed {seed})",
         profile.base(),
@@ -175,6 +179,27 @@ pub async fn fuzz(args: FuzzArgs) -> anyhow::Result<Outcome> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Remote fuzzing keeps its own copy of the statuses each operation may answer (it is
+    /// built into the cargo-fuzz targets, which do not carry the harness): the two agree.
+    #[test]
+    fn fuzzing_and_cases_agree_on_the_listed_statuses() {
+        for path in [
+            "/oauth/authorize",
+            "/oauth/token",
+            "/oauth/revoke",
+            "/base/oauth/token/",
+            "/other",
+        ] {
+            for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+                assert_eq!(
+                    qoauth_fuzzgen::oracle::listed_statuses(method, path),
+                    qoauth_harness::invariants::listed_statuses(method, path),
+                    "{method} {path}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn limits_take_the_tighter_of_flag_and_profile() {

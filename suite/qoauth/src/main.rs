@@ -4,6 +4,8 @@ mod cli;
 #[cfg(feature = "faults")]
 mod detect;
 mod fuzz;
+#[cfg(feature = "faults")]
+mod latitude;
 mod progress;
 mod properties;
 mod run;
@@ -79,6 +81,11 @@ fn main() -> ExitCode {
             Command::Index(args) => index(&args),
             #[cfg(feature = "faults")]
             Command::Detect(args) => detect::detect(args).await.map(|clean| match clean {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::from(1),
+            }),
+            #[cfg(feature = "faults")]
+            Command::Latitude(args) => latitude::latitude(args).await.map(|clean| match clean {
                 true => ExitCode::SUCCESS,
                 false => ExitCode::from(1),
             }),

@@ -128,6 +128,27 @@ pub fn dry_run_text(planned: &[PlannedCase], profile: &Profile) -> String {
         out,
         "{requests} request(s) planned, plus {logins} login(s) whose redirects depend on the target, plus the revocation of every token issued"
     );
+    // What this profile will not judge, grouped by why, so a new target's owner sees what
+    // to add to the profile before anything is sent.
+    let mut skips: std::collections::BTreeMap<&str, Vec<&str>> = std::collections::BTreeMap::new();
+    for case in planned {
+        if let Some(why) = &case.skip {
+            skips
+                .entry(why.as_str())
+                .or_default()
+                .push(case.id.as_str());
+        }
+    }
+    if !skips.is_empty() {
+        let total: usize = skips.values().map(Vec::len).sum();
+        let _ = writeln!(out, "\n{total} case(s) will skip:");
+        for (why, ids) in &skips {
+            let _ = writeln!(out, "  {} case(s): {why}", ids.len());
+            for id in ids {
+                let _ = writeln!(out, "    {id}");
+            }
+        }
+    }
     out
 }
 

@@ -18,11 +18,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let faults = qoauth_reference::Faults::parse(&args.faults)?;
     #[cfg(not(feature = "faults"))]
     let faults = qoauth_reference::Faults::default();
+    let variants = qoauth_reference::Variants::parse(&args.variants)?;
     qoauth_reference::serve(ServeOptions {
         addr: args.addr,
         fixture_path: args.fixture,
         tls,
         faults,
+        variants,
     })
     .await
 }

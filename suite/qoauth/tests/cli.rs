@@ -710,12 +710,8 @@ fn properties_run_against_the_reference_exits_0_with_property_results() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// A tiny server that breaks on the token endpoint (500 with a body that is no OAuth
-/// error) and answers everything else with a proper OAuth error. Serves on its own
-/// runtime until the process ends.
-fn broken_server() -> String {
-    use axum::http::StatusCode;
-    use axum::routing::any;
+/// Serves `app` on a loopback port on its own runtime until the process ends.
+fn serve_app(app: axum::Router) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -725,25 +721,34 @@ fn broken_server() -> String {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let app = axum::Router::new()
-                .route(
-                    "/oauth/token",
-                    any(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
-                )
-                .fallback(|| async {
-                    (
-                        StatusCode::BAD_REQUEST,
-                        axum::Json(serde_json::json!({
-                            "error": "invalid_request",
-                            "error_description": "not served here"
-                        })),
-                    )
-                });
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(listener, app).await.unwrap();
         });
     });
     url
+}
+
+/// A tiny server that breaks on the token endpoint (500 with a body that is no OAuth
+/// error) and answers everything else with a proper OAuth error.
+fn broken_server() -> String {
+    use axum::http::StatusCode;
+    use axum::routing::any;
+    serve_app(
+        axum::Router::new()
+            .route(
+                "/oauth/token",
+                any(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+            )
+            .fallback(|| async {
+                (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(serde_json::json!({
+                        "error": "invalid_request",
+                        "error_description": "not served here"
+                    })),
+                )
+            }),
+    )
 }
 
 #[test]
@@ -881,5 +886,154 @@ fn fuzz_of_the_reference_within_a_small_budget_finds_nothing() {
     );
     assert_eq!(out.code, Some(2), "{}", out.describe());
     assert!(out.stderr.contains("unreachable"), "{}", out.describe());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Counts the connections made to a listener on another loopback address, one the
+/// reference profile's allowed_hosts does not name.
+fn trap() -> (String, std::sync::Arc<AtomicUsize>) {
+    let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    let url = format!("http://{}/trap", listener.local_addr().unwrap());
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&hits);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    (url, hits)
+}
+
+/// A target that answers every request with a redirect to `to`.
+fn redirecting_server(to: String) -> String {
+    use axum::http::StatusCode;
+    serve_app(axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { (StatusCode::FOUND, [("location", to)], "") }
+    }))
+}
+
+/// A target (or whoever can inject a redirect) must not be able to point the suite at a
+/// host the profile does not allow: cases, properties and remote fuzzing each run against
+/// a server that redirects everything to another loopback address, and no connection
+/// reaches it.
+#[test]
+fn no_command_follows_a_redirect_off_the_allowed_hosts() {
+    let dir = temp_dir("off-host");
+    let (trap_url, hits) = trap();
+    let target = redirecting_server(trap_url.clone());
+    let report = dir.join("report");
+    let out = run_in(
+        &dir,
+        &["run", "--target", &target, "--report", path_str(&report)],
+    );
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    let results = std::fs::read_to_string(report.join("results.json")).expect("results");
+    assert!(
+        results.contains("127.0.0.2") && results.contains("not in the profile's allowed_hosts"),
+        "the login steps name the host they refused to follow"
+    );
+    let out = run_in(
+        &dir,
+        &[
+            "run",
+            "--properties",
+            "--cases",
+            "4",
+            "--seed",
+            "9",
+            "--target",
+            &target,
+        ],
+    );
+    assert_ne!(out.code, Some(2), "{}", out.describe());
+    let out = run_in(
+        &dir,
+        &[
+            "fuzz", "--target", &target, "--budget", "150", "--rate", "500", "--seed", "3",
+        ],
+    );
+    assert_ne!(out.code, Some(2), "{}", out.describe());
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a command connected to {trap_url}, which no profile allows"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A target that accepts connections and then never answers (`drip` false), or answers
+/// with a header and a body of one byte a second (`drip` true).
+fn stalled_server(drip: bool) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                let _ = stream.read(&mut buf);
+                if drip {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n",
+                    );
+                }
+                for _ in 0..600 {
+                    if drip && stream.write_all(b" ").is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+        }
+    });
+    url
+}
+
+/// Cases, properties and remote fuzzing each give up on a target that stops answering, with
+/// a verdict that names the stall, well within a minute of the default timeouts, instead of
+/// waiting out every request of the run.
+#[test]
+fn every_command_ends_on_a_stalled_target_and_names_the_stall() {
+    let dir = temp_dir("stalled");
+    let mut runs = Vec::new();
+    for drip in [false, true] {
+        let target = stalled_server(drip);
+        for args in [
+            vec!["run", "--report"],
+            vec!["run", "--properties", "--cases", "4", "--seed", "5"],
+            vec!["fuzz", "--seed", "5"],
+        ] {
+            let (dir, target) = (dir.clone(), target.clone());
+            runs.push(std::thread::spawn(move || {
+                let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                if args.last().map(String::as_str) == Some("--report") {
+                    let report = dir.join(format!("report-{drip}"));
+                    args.push(report.display().to_string());
+                }
+                args.extend(["--target".to_string(), target]);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                let t0 = Instant::now();
+                let out = run_in(&dir, &args);
+                (drip, args.join(" "), t0.elapsed(), out)
+            }));
+        }
+    }
+    for run in runs {
+        let (drip, args, elapsed, out) = run.join().unwrap();
+        let what = format!(
+            "{args} against a {} target",
+            if drip { "dripping" } else { "silent" }
+        );
+        assert!(elapsed < Duration::from_secs(60), "{what} took {elapsed:?}");
+        assert_eq!(out.code, Some(1), "{what}: {}", out.describe());
+        let said = format!("{}{}", out.stdout, out.stderr);
+        assert!(
+            said.contains("stopped answering"),
+            "{what} does not name the stall: {}",
+            out.describe()
+        );
+    }
     std::fs::remove_dir_all(dir).ok();
 }

@@ -4,12 +4,16 @@
 //! fresh process: the target starts lazily on first use).
 //!
 //! Target: the embedded reference by default; `QOAUTH_PROFILE=FILE` and/or
-//! `QOAUTH_TARGET=URL` point it elsewhere. fail, warn and error fail the trial with the
-//! reason; skip is reported as ignored with the reason. Each case's normalized transcript
-//! is an insta snapshot under `reports/snapshots/<profile name>/`.
+//! `QOAUTH_TARGET=URL` point it elsewhere. A trial fails exactly when the gate would: a MUST
+//! case that fails or errs (a broken invariant counts as MUST, whatever the case's level),
+//! with the reason; a warning passes with it printed; skip is reported as ignored with the
+//! reason. Each case's normalized transcript is an insta snapshot under
+//! `reports/snapshots/<profile name>/`. Where that file exists (committed, for the reference)
+//! drift fails; where it does not (a target seen for the first time), it is written there
+//! for review and the verdict alone decides.
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
-use qoauth_harness::result::{CaseResult, Verdict};
+use qoauth_harness::result::{CaseResult, Level, Verdict};
 use qoauth_harness::{embedded, plan, run, snapshot, Case, Catalogue, Profile, RunOptions};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -94,6 +98,37 @@ fn describe_failure(r: &CaseResult) -> String {
     s
 }
 
+/// A target seen for the first time has no snapshots: each case's is written where insta
+/// would read it, in insta's format, for a person to review and commit. From then on a
+/// change fails. The first one written says where, once per run.
+fn write_for_review(
+    dir: &Path,
+    file: &Path,
+    case: &Case,
+    value: &serde_json::Value,
+) -> Result<Completion, Failed> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failed::from(format!("cannot create {}: {e}", dir.display())))?;
+    let path = case.file.display().to_string();
+    let input = path
+        .rfind("/cases/")
+        .map_or(path.clone(), |i| path[i + 1..].to_string());
+    let body = serde_json::to_string_pretty(value).map_err(|e| Failed::from(e.to_string()))?;
+    let text = format!(
+        "---\nsource: suite/qoauth/tests/conformance.rs\ninput_file: {input}\n---\n{body}\n"
+    );
+    std::fs::write(file, text)
+        .map_err(|e| Failed::from(format!("cannot write {}: {e}", file.display())))?;
+    SAID.call_once(|| {
+        eprintln!(
+            "no committed snapshots for this target: written to {} for review; commit them to make drift fail",
+            dir.display()
+        );
+    });
+    Ok(Completion::Completed)
+}
+
 fn run_trial(case: Arc<Case>, target: &'static Target) -> Result<Completion, Failed> {
     let profile = live_profile(target)?;
     let opts = RunOptions {
@@ -110,17 +145,25 @@ fn run_trial(case: Arc<Case>, target: &'static Target) -> Result<Completion, Fai
         .into_iter()
         .next()
         .ok_or("the run returned no result")?;
-    match r.verdict {
-        Verdict::Skip => return Ok(Completion::ignored_with(r.reason.unwrap_or_default())),
-        Verdict::Fail | Verdict::Warn | Verdict::Error => return Err(describe_failure(&r).into()),
-        Verdict::Pass | Verdict::Info => {}
+    match (r.verdict, r.level) {
+        (Verdict::Skip, _) => return Ok(Completion::ignored_with(r.reason.unwrap_or_default())),
+        (Verdict::Fail | Verdict::Error, Level::Must) => return Err(describe_failure(&r).into()),
+        (Verdict::Warn | Verdict::Fail | Verdict::Error, _) => {
+            eprintln!("{}: {}", case.id, describe_failure(&r));
+        }
+        (Verdict::Pass | Verdict::Info, _) => {}
+    }
+    let dir = snapshot_dir(profile);
+    let value = snapshot(&r);
+    let file = dir.join(format!("{}.snap", case.id));
+    if !file.exists() {
+        return write_for_review(&dir, &file, &case, &value);
     }
     let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(snapshot_dir(profile));
+    settings.set_snapshot_path(dir);
     settings.set_prepend_module_to_snapshot(false);
     settings.set_omit_expression(true);
     settings.set_input_file(&case.file);
-    let value = snapshot(&r);
     let id = case.id.clone();
     settings.bind(|| insta::assert_json_snapshot!(id, value));
     Ok(Completion::Completed)

@@ -21,6 +21,7 @@ use crate::fixture::{Client, Fixture, Registry};
 use crate::parse::{self, BasicCredentials, Params, JWT_BEARER_ASSERTION};
 use crate::ratelimit::{RateLimiter, Tier};
 use crate::store::{Store, StoreStats};
+use crate::variants::{Variant, Variants};
 
 pub(crate) type Shared = Arc<AppState>;
 
@@ -34,6 +35,8 @@ pub(crate) struct AppState {
     next_purge_ms: AtomicU64,
     #[cfg_attr(not(feature = "faults"), allow(dead_code))]
     pub faults: Faults,
+    /// Permitted behaviours other than the reference's own (`serve --variant`).
+    pub variants: Variants,
 }
 
 /// Handle on a running app's state, for in-process observers (tests, benchmarks).
@@ -63,10 +66,15 @@ pub(crate) fn now_ms() -> u64 {
 /// The whole app, in process, without a listener. The issuer comes from the fixture or,
 /// when it is null, from each request's Host header over plain http.
 pub fn router(fixture: Fixture) -> Router {
-    build(fixture, false, Faults::default()).0
+    build(fixture, false, Faults::default(), Variants::default()).0
 }
 
-pub(crate) fn build(fixture: Fixture, tls: bool, faults: Faults) -> (Router, AppHandle) {
+pub(crate) fn build(
+    fixture: Fixture,
+    tls: bool,
+    faults: Faults,
+    variants: Variants,
+) -> (Router, AppHandle) {
     let reg = fixture.registry.clone();
     let limits: Vec<(u64, u64)> = reg
         .clients
@@ -85,6 +93,7 @@ pub(crate) fn build(fixture: Fixture, tls: bool, faults: Faults) -> (Router, App
         tls,
         next_purge_ms: AtomicU64::new(now_ms() + reg.purge_interval * 1000),
         faults,
+        variants,
         reg,
         fixture,
     });
@@ -158,7 +167,16 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Every route answers other methods with a 405 envelope and an `Allow` header (RFC 9110
 /// 15.5.6) instead of axum's empty 405.
 fn only(m: MethodRouter<Shared>, allow: &'static str) -> MethodRouter<Shared> {
-    m.fallback(move || async move { ApiError::method_not_allowed(allow) })
+    m.fallback(move |State(s): State<Shared>| async move {
+        if s.varies(Variant::Bare405) {
+            // RFC 9110 15.5.6 asks for Allow only; the spec defines no body here.
+            let mut r = StatusCode::METHOD_NOT_ALLOWED.into_response();
+            r.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+            return r;
+        }
+        ApiError::method_not_allowed(allow).into_response()
+    })
 }
 
 /// CORS preflight of the token and revoke endpoints (Fetch standard), answered for
@@ -193,6 +211,12 @@ async fn not_found() -> ApiError {
 }
 
 impl AppState {
+    /// Whether the server runs with variant `v` (see [`crate::variants`]).
+    #[inline]
+    pub fn varies(&self, v: Variant) -> bool {
+        self.variants.has(v)
+    }
+
     /// Runs a purge in the background once per interval, triggered by traffic, so memory
     /// stays bounded without a timer task (and `router()` needs none).
     pub fn maybe_purge(self: &Arc<Self>, now: u64) {
@@ -294,7 +318,13 @@ impl AppState {
             Some(c) => self.limiter.check_client(c, tier, now / 1000),
             None => self.limiter.check_peer(peer, tier, now / 1000),
         };
-        r.map_err(ApiError::rate_limited)
+        r.map_err(|retry_after| {
+            let mut e = ApiError::rate_limited(retry_after);
+            if self.varies(Variant::NoRetryAfter) {
+                e.retry_after = None;
+            }
+            e
+        })
     }
 }
 
@@ -464,13 +494,18 @@ pub(crate) fn authenticate(
                 exp: fault!(state, AssertionExpSkipped),
                 signature: fault!(state, AssertionSignatureSkipped),
                 alg_none: fault!(state, AlgNoneAccepted),
+                kid_optional: state.varies(Variant::AssertionKidOptional),
+                jti_optional: state.varies(Variant::AssertionJtiOptional),
             };
             let claims =
                 parse::client_assertion_lax(&state.fixture, &client.id, a, &aud, now / 1000, lax)
                     .map_err(|e| e.to_api_error())?;
-            if !state
-                .store
-                .use_jti(client_idx, &claims.jti, claims.exp * 1000, now)
+            // RFC 7523 3: replay protection is a MAY; without a jti there is nothing to track.
+            let tracked = !state.varies(Variant::AssertionReplayAllowed) && !claims.jti.is_empty();
+            if tracked
+                && !state
+                    .store
+                    .use_jti(client_idx, &claims.jti, claims.exp * 1000, now)
                 && !fault!(state, AssertionJtiSkipped)
             {
                 return Err(ApiError::invalid_client(
@@ -497,6 +532,9 @@ fn secret_matches(client: &Client, secret: &str) -> bool {
 /// RFC 8414 metadata, as the real tenant serves it (notes section 2 discovery), with the
 /// capabilities this server implements filled in.
 async fn discovery(State(s): State<Shared>, req: axum::extract::Request) -> Response {
+    if s.varies(Variant::NoDiscovery) {
+        return ApiError::not_found().into_response();
+    }
     let (mut parts, _) = req.into_parts();
     normalize_host(&mut parts);
     let iss = s.issuer(&parts.headers);
@@ -527,7 +565,10 @@ async fn discovery(State(s): State<Shared>, req: axum::extract::Request) -> Resp
 
 /// Access tokens are opaque here, so no signing key is published; the document exists
 /// because the metadata points at it.
-async fn jwks() -> Response {
+async fn jwks(State(s): State<Shared>) -> Response {
+    if s.varies(Variant::NoDiscovery) {
+        return ApiError::not_found().into_response();
+    }
     json_response(StatusCode::OK, &serde_json::json!({ "keys": [] }))
 }
 

@@ -121,7 +121,8 @@ fn page_error(
 /// Validates an authorize query in the order RFC 6749 4.1.2.1 requires: first what makes
 /// a redirect safe (client and exact redirect_uri), then everything else as redirects.
 fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
-    let q: AuthorizeQuery = match parse::authorize_query(raw) {
+    let raw = crate::varied::query(s, raw);
+    let q: AuthorizeQuery = match parse::authorize_query(&raw) {
         Ok(q) => q,
         Err(e) => {
             // A repeated or undecodable parameter: redirect only if client and redirect_uri
@@ -229,7 +230,13 @@ fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
     };
     // PKCE with S256 always (RFC 7636 4.4.1, RFC 9700 2.1.1, notes ambiguity 5).
     let plain = q.code_challenge_method.as_deref() == Some("plain") && fault!(s, PkcePlainAccepted);
+    // Variant `challenge-optional`: no PKCE at all is a request RFC 7636 4.4.1 lets a server
+    // accept; the token endpoint then refuses a code_verifier (RFC 9700 2.1.1 downgrade).
+    let without_pkce = s.varies(crate::variants::Variant::ChallengeOptional)
+        && q.code_challenge.is_none()
+        && q.code_challenge_method.is_none();
     match q.code_challenge_method.as_deref() {
+        _ if without_pkce => {}
         Some("S256") => {}
         _ if plain => {}
         None => {
@@ -249,6 +256,7 @@ fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
     }
     let challenge =
         match q.code_challenge.as_deref() {
+            None if without_pkce => String::new(),
             // A plain challenge is the verifier itself; stored as its S256 form so the
             // token endpoint's comparison accepts that verifier.
             Some(c) if plain => {

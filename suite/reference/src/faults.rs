@@ -130,6 +130,9 @@ mod catalogue {
         RefreshScopeEscalation "refresh-scope-escalation" Security
             "a refresh grants scopes beyond the original grant"
             "RFC 6749 6 (scope MUST NOT include any scope not originally granted)";
+        ScopeAllowListIgnored "scope-allow-list-ignored" Security
+            "client_credentials and impersonation grant any declared scope, on the allow list or not"
+            "RFC 6749 3.3 (the server may narrow, never widen); spec oauth-client-credentials-request scope";
         RefreshClientNotBound "refresh-client-not-bound" Security
             "a refresh token is accepted from a client it was not issued to"
             "RFC 6749 6, 10.4";
@@ -206,6 +209,24 @@ mod catalogue {
         TokenContentTypeText "token-content-type-text" Protocol
             "token responses are labelled text/plain"
             "RFC 6749 5.1 (application/json)";
+        ExpiresAtNotDateTime "expires-at-not-date-time" Protocol
+            "expires_at is Unix seconds in a string instead of a date-time"
+            "spec oauth-token-response (expires_at format date-time)";
+        NoPragma "no-pragma" Protocol
+            "token responses lack Pragma: no-cache"
+            "RFC 6749 5.1 (as well as the Pragma response header field with a value of no-cache)";
+        RevokeSuccessEmpty "revoke-success-empty" Protocol
+            "a successful revocation answers 200 with an empty body and no media type"
+            "spec POST /oauth/revoke 200 (application/json)";
+        RevokeHintTrusted "revoke-hint-trusted" Protocol
+            "revocation looks for the token only where token_type_hint says"
+            "RFC 7009 2.1 (it MUST extend its search across all of its supported token types)";
+        LookupFieldDefaulted "lookup-field-defaulted" Protocol
+            "impersonation without user_lookup.field looks the value up as a subject"
+            "spec oauth-user-impersonation-request (user_lookup field required)";
+        AssertionOnlyForClientCredentials "assertion-only-for-client-credentials" Protocol
+            "a client assertion authenticates client_credentials requests only, not code redemptions"
+            "spec oauth-authorization-code-request (client_assertion); RFC 7523 2.2";
         RefreshForClientCredentials "refresh-for-client-credentials" Protocol
             "client_credentials responses include a refresh token"
             "RFC 6749 4.4.3 (SHOULD NOT be included)";
@@ -237,6 +258,9 @@ mod catalogue {
         ServerErrorOnLongScope "500-on-long-scope" Robustness
             "a very long scope parameter gets 500"
             "RFC 6749 5.2 invalid_scope; spec POST /oauth/token 400";
+        ServerErrorOnMissingState "500-on-missing-state" Robustness
+            "an authorization request without state crashes the handler (500)"
+            "RFC 9110 15.6; spec GET /oauth/authorize parameters (state required: a client error, never a server one)";
         SlowToken "slow-token" Robustness
             "client_credentials answers take longer than a client's timeout"
             "spec x-qlik-tier (interactive endpoints); harness request timeout";

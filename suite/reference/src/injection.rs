@@ -62,6 +62,13 @@ pub(crate) async fn inject(
     if path == "/oauth/revoke" && method == Method::POST && f.has(Fault::HangingRevoke) {
         std::future::pending::<()>().await;
     }
+    if path == "/oauth/authorize"
+        && f.has(Fault::ServerErrorOnMissingState)
+        && !form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .any(|(k, v)| k == "state" && !v.is_empty())
+    {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "unwrap on a None state").into_response();
+    }
     if path == "/oauth/token" && method == Method::POST {
         let ct = req
             .headers()
@@ -212,6 +219,14 @@ async fn respond(f: &Faults, path: &str, grant: Option<&str>, resp: Response) ->
         parts.headers.remove(header::WWW_AUTHENTICATE);
     }
     let token_ok = path == "/oauth/token" && status == StatusCode::OK;
+    if token_ok && f.has(Fault::NoPragma) {
+        parts.headers.remove(header::PRAGMA);
+    }
+    if path == "/oauth/revoke" && status == StatusCode::OK && f.has(Fault::RevokeSuccessEmpty) {
+        parts.headers.remove(header::CONTENT_TYPE);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        return Response::from_parts(parts, Body::empty());
+    }
     if token_ok && f.has(Fault::NoCacheControl) {
         parts.headers.remove(header::CACHE_CONTROL);
         parts.headers.remove(header::PRAGMA);
@@ -231,6 +246,7 @@ async fn respond(f: &Faults, path: &str, grant: Option<&str>, resp: Response) ->
             || f.has(Fault::ErrorStatus200)))
         || (token_ok
             && (f.has(Fault::MissingExpiresIn)
+                || f.has(Fault::ExpiresAtNotDateTime)
                 || f.has(Fault::TokenTypeWrong)
                 || f.has(Fault::RefreshNotRotated)
                 || f.has(Fault::RefreshForClientCredentials)))
@@ -287,6 +303,10 @@ async fn respond(f: &Faults, path: &str, grant: Option<&str>, resp: Response) ->
         } else if token_ok {
             if f.has(Fault::MissingExpiresIn) {
                 m.remove("expires_in");
+            }
+            if f.has(Fault::ExpiresAtNotDateTime) {
+                let secs = crate::app::now_ms() / 1000 + 21_600;
+                m.insert("expires_at".into(), Value::from(secs.to_string()));
             }
             if f.has(Fault::TokenTypeWrong) {
                 m.insert("token_type".into(), Value::from("mac"));

@@ -28,6 +28,8 @@ mod scope;
 mod server;
 mod store;
 mod token;
+pub mod variants;
+mod varied;
 
 pub use app::{router, AppHandle};
 pub use errors::{ApiError, Error, Errors};
@@ -35,5 +37,8 @@ pub use faults::Faults;
 #[cfg(feature = "faults")]
 pub use faults::{Fault, FaultKind, UnknownFault};
 pub use fixture::{Fixture, FixtureError, FixtureSpec};
-pub use server::{serve, spawn, spawn_faulty, spawn_with, RunningServer, ServeOptions, Tls};
+pub use server::{
+    serve, spawn, spawn_faulty, spawn_varied, spawn_with, RunningServer, ServeOptions, Tls,
+};
 pub use store::StoreStats;
+pub use variants::{UnknownVariant, Variant, Variants};

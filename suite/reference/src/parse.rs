@@ -687,6 +687,11 @@ pub(crate) struct Lax {
     pub exp: bool,
     pub signature: bool,
     pub alg_none: bool,
+    /// Variant `assertion-kid-optional`: without a registered `kid`, try each of the
+    /// client's keys of the header's alg (RFC 7515 4.1.4: `kid` is a hint).
+    pub kid_optional: bool,
+    /// Variant `assertion-jti-optional`: a missing `jti` is accepted (RFC 7523 3 MAY).
+    pub jti_optional: bool,
 }
 
 /// The claims of a JWT read without verifying anything.
@@ -748,25 +753,40 @@ pub(crate) fn client_assertion_lax(
                 "client_assertion alg must be RS256, RS512 or ES384",
             ));
         }
-        let kid = header
+        let named = header
             .kid
-            .ok_or_else(|| ParseError::bad_auth("client_assertion header lacks kid"))?;
-        let key = client
-            .keys
-            .iter()
-            .find(|k| *k.kid == *kid)
-            .ok_or_else(|| ParseError::bad_auth("client_assertion kid is not registered"))?;
-        if key.alg != header.alg {
+            .as_deref()
+            .and_then(|kid| client.keys.iter().find(|k| *k.kid == *kid));
+        let candidates: Vec<_> = match (named, lax.kid_optional) {
+            (Some(key), _) => vec![key],
+            (None, true) => client.keys.iter().filter(|k| k.alg == header.alg).collect(),
+            (None, false) if header.kid.is_none() => {
+                return Err(ParseError::bad_auth("client_assertion header lacks kid"))
+            }
+            (None, false) => {
+                return Err(ParseError::bad_auth(
+                    "client_assertion kid is not registered",
+                ))
+            }
+        };
+        if candidates.iter().any(|key| key.alg != header.alg) || candidates.is_empty() {
             return Err(ParseError::bad_auth(
                 "client_assertion alg does not match the registered key",
             ));
         }
-        let mut validation = Validation::new(key.alg);
+        let mut validation = Validation::new(header.alg);
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let verified = jsonwebtoken::decode::<RawClaims>(assertion, &key.key, &validation);
+        let kid = header.kid.clone().unwrap_or_default();
+        let mut verified = Err(jsonwebtoken::errors::ErrorKind::InvalidSignature.into());
+        for key in candidates {
+            verified = jsonwebtoken::decode::<RawClaims>(assertion, &key.key, &validation);
+            if verified.is_ok() {
+                break;
+            }
+        }
         let c = match verified {
             Ok(data) => data.claims,
             Err(_) if lax.signature => unverified_claims(assertion)
@@ -830,9 +850,11 @@ pub(crate) fn client_assertion_lax(
             "client_assertion lifetime exceeds the maximum (exp - iat)",
         ));
     }
-    let jti = as_str(&c.jti)
-        .filter(|j| !j.is_empty() && j.len() <= 256)
-        .ok_or_else(|| ParseError::bad_auth("client_assertion lacks a jti"))?;
+    let jti = match as_str(&c.jti).filter(|j| !j.is_empty() && j.len() <= 256) {
+        Some(jti) => jti,
+        None if lax.jti_optional && c.jti.is_none() => String::new(),
+        None => return Err(ParseError::bad_auth("client_assertion lacks a jti")),
+    };
     Ok(AssertionClaims {
         client_id: client_id.to_owned(),
         jti,

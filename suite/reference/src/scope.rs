@@ -64,6 +64,28 @@ impl ScopeSet {
     }
 
     /// Narrowing for refresh (RFC 6749 6): every requested scope must already be granted.
+    /// The part of a request within `allowed` (variant `scope-narrowing`: RFC 6749 3.3 lets
+    /// the server "fully or partially ignore the scope requested"). Unknown and disallowed
+    /// scopes are dropped; when nothing is left, `None` (the request is then refused: a
+    /// default the client never asked for would widen what it requested).
+    pub fn allowed_part(
+        reg: &Registry,
+        requested: Option<&str>,
+        allowed: ScopeSet,
+    ) -> Option<ScopeSet> {
+        let mut set = ScopeSet::EMPTY;
+        for tok in requested.unwrap_or("").split(' ').filter(|t| !t.is_empty()) {
+            if let Some(&bit) = reg.scope_index.get(tok) {
+                let ok = allowed.contains(bit)
+                    || reg.scope_parent[bit as usize].is_some_and(|p| allowed.contains(p));
+                if ok {
+                    set.insert(bit);
+                }
+            }
+        }
+        (set != ScopeSet::EMPTY).then_some(set)
+    }
+
     pub fn narrow(
         reg: &Registry,
         requested: Option<&str>,

@@ -16,6 +16,7 @@ use crate::app::{build, AppHandle};
 use crate::faults::Faults;
 use crate::fixture::Fixture;
 use crate::store::StoreStats;
+use crate::variants::Variants;
 
 /// How the listener speaks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct ServeOptions {
     pub tls: Tls,
     /// Deliberate rule breaks (`--fault`); always empty without the `faults` feature.
     pub faults: Faults,
+    /// Permitted behaviours other than the reference's own (`--variant`).
+    pub variants: Variants,
 }
 
 impl Default for ServeOptions {
@@ -48,6 +51,7 @@ impl Default for ServeOptions {
             fixture_path: None,
             tls: Tls::None,
             faults: Faults::default(),
+            variants: Variants::default(),
         }
     }
 }
@@ -104,12 +108,24 @@ pub async fn spawn_faulty(
     tls: Tls,
     faults: Faults,
 ) -> anyhow::Result<RunningServer> {
+    spawn_varied(fixture, addr, tls, faults, Variants::default()).await
+}
+
+/// Runs the reference with deliberate rule breaks and permitted variants (the latitude
+/// matrix); with both sets empty it is [`spawn_with`].
+pub async fn spawn_varied(
+    fixture: Fixture,
+    addr: SocketAddr,
+    tls: Tls,
+    faults: Faults,
+    variants: Variants,
+) -> anyhow::Result<RunningServer> {
     let listener =
         std::net::TcpListener::bind(addr).with_context(|| format!("cannot bind {addr}"))?;
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
     let secure = tls != Tls::None;
-    let (router, app) = build(fixture, secure, faults);
+    let (router, app) = build(fixture, secure, faults, variants);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let handle = Handle::new();
     let mut tls_cert_pem = None;
@@ -193,7 +209,21 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
         None => Fixture::default_fixture(),
     };
     let shutdown = ShutdownSignal::install()?;
-    let server = spawn_faulty(fixture, opts.addr, opts.tls.clone(), opts.faults).await?;
+    let server = spawn_varied(
+        fixture,
+        opts.addr,
+        opts.tls.clone(),
+        opts.faults,
+        opts.variants,
+    )
+    .await?;
+    for v in opts.variants.iter() {
+        tracing::info!(
+            variant = v.name(),
+            clause = v.clause(),
+            "permitted variant enabled"
+        );
+    }
     #[cfg(feature = "faults")]
     for f in opts.faults.iter() {
         tracing::warn!(

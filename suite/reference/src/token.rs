@@ -19,6 +19,7 @@ use crate::scope::{ScopeError, ScopeSet};
 use crate::store::{
     hash_token, lock, new_token, AccessKind, AccessRecord, Family, RefreshRecord, NO_USER,
 };
+use crate::variants::Variant;
 
 pub(crate) const GRANT_CODE: &str = "authorization_code";
 pub(crate) const GRANT_REFRESH: &str = "refresh_token";
@@ -26,7 +27,8 @@ pub(crate) const GRANT_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-
 pub(crate) const TOKEN_TYPE_ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 
 pub(crate) async fn token(State(s): State<Shared>, req: Request) -> Response {
-    post_endpoint(s, req, parse::token_request, token_inner).await
+    let credentials_first = s.varies(Variant::InvalidClientFirst);
+    post_endpoint(s, req, parse::token_request, token_inner, credentials_first).await
 }
 
 /// What an endpoint does with an admitted request: parameters (client credentials taken
@@ -42,6 +44,7 @@ async fn post_endpoint(
     req: Request,
     parse: for<'a> fn(Option<&str>, &'a [u8]) -> Result<Params<'a>, parse::ParseError>,
     inner: EndpointFn,
+    credentials_first: bool,
 ) -> Response {
     let now = now_ms();
     s.maybe_purge(now);
@@ -55,11 +58,23 @@ async fn post_endpoint(
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
+    let (ct, bytes) = crate::varied::body(&s, ct, bytes);
     let peer = AppState::peer(&parts.extensions);
-    let result = parse(ct, &bytes).map_err(ApiError::from).and_then(|mut p| {
-        let pres = admit(&s, &mut p, &parts.headers, peer, now)?;
-        inner(&s, p, &pres, &parts.headers, now)
-    });
+    // Variant `invalid-client-first`: a body that names no client at all, readable or not,
+    // is first of all a request without client authentication (RFC 6749 5.2).
+    let anonymous = credentials_first && !parts.headers.contains_key(header::AUTHORIZATION);
+    let result = match parse(ct.as_deref(), &bytes) {
+        Err(_) if anonymous => Err(ApiError::invalid_client(
+            "the request carries no client authentication",
+        )),
+        Ok(p) if anonymous && p == Params::default() => Err(ApiError::invalid_client(
+            "the request carries no client authentication",
+        )),
+        parsed => parsed.map_err(ApiError::from).and_then(|mut p| {
+            let pres = admit(&s, &mut p, &parts.headers, peer, now)?;
+            inner(&s, p, &pres, &parts.headers, now)
+        }),
+    };
     let mut resp = match result {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -80,7 +95,7 @@ fn admit<'a>(
     let pres = presented(
         p,
         headers.get(header::AUTHORIZATION),
-        fault!(s, MultipleClientAuth),
+        fault!(s, MultipleClientAuth) || s.varies(Variant::OneAuthMethodUsed),
     )?;
     let named = pres
         .client_id
@@ -103,14 +118,15 @@ fn token_inner(
         .grant_type
         .as_deref()
         .ok_or_else(|| ApiError::invalid_request("grant_type is required (RFC 6749 4)"))?;
-    match grant {
+    let result = match grant {
         crate::fixture::GRANT_CLIENT_CREDENTIALS => client_credentials(s, &p, pres, headers, now),
         GRANT_CODE => authorization_code(s, &p, pres, headers, now),
         GRANT_REFRESH => refresh(s, &p, pres, headers, now),
         GRANT_EXCHANGE => exchange(s, &p, pres, headers, now),
         crate::fixture::GRANT_IMPERSONATION => impersonation(s, &p, pres, headers, now),
         _ => Err(ApiError::unsupported_grant_type()),
-    }
+    };
+    result.map_err(|e| crate::varied::refusal_status(s, e))
 }
 
 /// Finds and authenticates the client a request names; unknown clients and failed
@@ -130,6 +146,28 @@ fn known_client<'s>(
     })?;
     let authed = authenticate(s, idx, client, pres, require, headers, now)?;
     Ok((idx, client, authed))
+}
+
+/// The scope a client_credentials or impersonation request is granted: the request within
+/// the allow list, refused beyond it, or (variant `scope-narrowing`, RFC 6749 3.3) narrowed
+/// to its allowed part; the token response always names what was granted.
+fn requested_scope(
+    s: &AppState,
+    requested: Option<&str>,
+    allowed: ScopeSet,
+) -> Result<ScopeSet, ApiError> {
+    let allowed = if fault!(s, ScopeAllowListIgnored) {
+        // Every declared scope (at most 128: the fixture loader's limit).
+        ScopeSet(u128::MAX >> (128 - s.reg.scopes.len().clamp(1, 128)))
+    } else {
+        allowed
+    };
+    match ScopeSet::request(&s.reg, requested, allowed) {
+        Err(e) if s.varies(Variant::ScopeNarrowing) => {
+            ScopeSet::allowed_part(&s.reg, requested, allowed).ok_or_else(|| scope_error(e))
+        }
+        r => r.map_err(scope_error),
+    }
 }
 
 fn scope_error(e: ScopeError) -> ApiError {
@@ -164,8 +202,7 @@ fn client_credentials(
             "this client may not use client_credentials",
         ));
     }
-    let mut scope = ScopeSet::request(&s.reg, p.scope.as_deref(), client.allowed_scopes)
-        .map_err(scope_error)?;
+    let mut scope = requested_scope(s, p.scope.as_deref(), client.allowed_scopes)?;
     scope.remove(s.reg.offline_access);
     issue_plain(s, idx, NO_USER, scope, now)
 }
@@ -320,31 +357,43 @@ fn authorization_code(
     headers: &HeaderMap,
     now: u64,
 ) -> Result<Response, ApiError> {
-    let code = p
-        .code
-        .as_deref()
-        .ok_or_else(|| ApiError::invalid_request("code is required"))?;
+    let code = p.code.as_deref().ok_or_else(|| {
+        if s.varies(Variant::MissingGrant401) {
+            ApiError::invalid_grant("code is required")
+        } else {
+            ApiError::invalid_request("code is required")
+        }
+    })?;
     let redirect_uri = p
         .redirect_uri
         .as_deref()
         .ok_or_else(|| ApiError::invalid_request("redirect_uri is required (RFC 6749 4.1.3)"))?;
-    let verifier = p
-        .code_verifier
-        .as_deref()
-        .ok_or_else(|| ApiError::invalid_request("code_verifier is required (RFC 7636 4.5)"))?;
-    if !valid_verifier(verifier) {
+    let verifier = p.code_verifier.as_deref();
+    let verifier_required =
+        || ApiError::invalid_request("code_verifier is required (RFC 7636 4.5)");
+    if verifier.is_none() && !s.varies(Variant::ChallengeOptional) {
+        return Err(verifier_required());
+    }
+    if verifier.is_some_and(|v| !valid_verifier(v)) {
         return Err(ApiError::invalid_request(
             "code_verifier must be 43 to 128 unreserved characters (RFC 7636 4.1)",
         ));
     }
     // RFC 6749 4.1.3: confidential clients authenticate; public ones send client_id.
+    if fault!(s, AssertionOnlyForClientCredentials)
+        && matches!(pres.creds, Credentials::Assertion(_))
+    {
+        return Err(ApiError::invalid_client("client authentication failed"));
+    }
     let require = !fault!(s, ConfidentialWithoutSecret);
     let (idx, _client, _) = known_client(s, pres, require, headers, now)?;
     #[cfg(feature = "faults")]
     let raced = fault!(s, CodeRedemptionRace) && headers.contains_key(crate::injection::RACE_MARK);
     #[cfg(not(feature = "faults"))]
     let raced = false;
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge = verifier
+        .map(|v| URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())))
+        .unwrap_or_default();
     let h = hash_token(code);
 
     enum Outcome {
@@ -353,6 +402,7 @@ fn authorization_code(
         Replayed(u64),
         WrongRedirect,
         WrongVerifier,
+        VerifierMissing,
         Ok(crate::store::CodeRecord, u64),
     }
     let mut fams = lock(&s.store.families);
@@ -373,6 +423,11 @@ fn authorization_code(
             }
             if *rec.redirect_uri != *redirect_uri && !fault!(s, RedirectUriNotChecked) {
                 return Outcome::WrongRedirect;
+            }
+            // Without a challenge (variant `challenge-optional`), a verifier is a downgrade
+            // attempt: RFC 9700 2.1.1 accepts one only if a code_challenge was sent.
+            if !rec.challenge.is_empty() && verifier.is_none() {
+                return Outcome::VerifierMissing;
             }
             if !bool::from(subtle::ConstantTimeEq::ct_eq(
                 rec.challenge.as_bytes(),
@@ -427,6 +482,7 @@ fn authorization_code(
                 "code_verifier does not match the code_challenge (RFC 7636 4.6)",
             ))
         }
+        Outcome::VerifierMissing => return Err(verifier_required()),
         Outcome::Ok(rec, fid) => (rec, fid),
     };
     if !s.reg.users[rec.user as usize].active {
@@ -442,11 +498,13 @@ fn authorization_code(
         rec.scope,
         rec.auth_time,
         now,
+        None,
     )
 }
 
 /// Issues an access token, plus a refresh token when offline_access is granted (notes
-/// section 2: never implicit), as a member of family `fid`.
+/// section 2: never implicit), as a member of family `fid`. `kept` is a refresh token that
+/// stays current instead of being rotated (variant `refresh-kept-confidential`).
 #[allow(clippy::too_many_arguments)]
 fn issue_family(
     s: &AppState,
@@ -458,6 +516,7 @@ fn issue_family(
     access_scope: ScopeSet,
     auth_time: u64,
     now: u64,
+    kept: Option<&str>,
 ) -> Result<Response, ApiError> {
     if !s.store.reserve(client, user, s.reg.max_tokens) {
         return Err(ApiError::too_many_tokens());
@@ -476,10 +535,15 @@ fn issue_family(
             kind: AccessKind::Regular,
         },
     );
-    let offline = s
+    let granted_offline = s
         .reg
         .offline_access
         .is_some_and(|b| grant_scope.contains(b));
+    // RFC 6749 1.5: "Issuing a refresh token is optional at the discretion of the
+    // authorization server"; the variants take that discretion differently.
+    let public = !s.reg.clients[client as usize].is_confidential();
+    let offline = (granted_offline || s.varies(Variant::RefreshWithoutOfflineAccess))
+        && !(public && s.varies(Variant::RefreshNoneForPublic));
     let fam = fams.entry(fid).or_insert_with(|| Family {
         user,
         scope: grant_scope,
@@ -492,7 +556,9 @@ fn issue_family(
     });
     fam.access.push(ah);
     fam.expires_ms = fam.expires_ms.max(access_exp);
-    let refresh = if offline {
+    let refresh = if let Some(r) = kept {
+        Some(r.to_owned())
+    } else if offline {
         let (r, rh) = new_token();
         let exp = now + s.reg.refresh_ttl * 1000;
         s.store.refresh.insert(
@@ -532,10 +598,13 @@ fn refresh(
     headers: &HeaderMap,
     now: u64,
 ) -> Result<Response, ApiError> {
-    let token = p
-        .refresh_token
-        .as_deref()
-        .ok_or_else(|| ApiError::invalid_request("refresh_token is required (RFC 6749 6)"))?;
+    let token = p.refresh_token.as_deref().ok_or_else(|| {
+        if s.varies(Variant::MissingGrant401) {
+            ApiError::invalid_grant("refresh_token is required (RFC 6749 6)")
+        } else {
+            ApiError::invalid_request("refresh_token is required (RFC 6749 6)")
+        }
+    })?;
     let h = hash_token(token);
     let rec = s
         .store
@@ -568,7 +637,8 @@ fn refresh(
         _ => return Err(ApiError::invalid_grant("the refresh token was revoked")),
     };
     if fam.current_refresh != Some(h) && !fault!(s, RefreshReusable) {
-        if fault!(s, RefreshReuseKeepsFamily) {
+        if fault!(s, RefreshReuseKeepsFamily) || s.varies(Variant::RotationWithoutFamilyRevocation)
+        {
             return Err(ApiError::invalid_grant(
                 "the refresh token was already used",
             ));
@@ -581,7 +651,12 @@ fn refresh(
     let access_scope = if fault!(s, RefreshScopeEscalation) {
         ScopeSet::request(&s.reg, p.scope.as_deref(), client.allowed_scopes)
     } else {
-        ScopeSet::narrow(&s.reg, p.scope.as_deref(), fam.scope)
+        match ScopeSet::narrow(&s.reg, p.scope.as_deref(), fam.scope) {
+            Err(e) if s.varies(Variant::ScopeNarrowing) => {
+                ScopeSet::allowed_part(&s.reg, p.scope.as_deref(), fam.scope).ok_or(e)
+            }
+            r => r,
+        }
     }
     .map_err(scope_error)?;
     let (user, grant_scope, auth_time) = (fam.user, fam.scope, fam.auth_time);
@@ -589,7 +664,11 @@ fn refresh(
         return Err(ApiError::user_disabled());
     }
     // The old token stays recorded (until it expires) so its reuse is recognised;
-    // issue_family makes the new one current.
+    // issue_family makes the new one current, unless a confidential client keeps its token
+    // (RFC 6749 6: a new refresh token is a MAY; RFC 9700 4.14.2 asks rotation of public
+    // clients only).
+    let kept =
+        (client.is_confidential() && s.varies(Variant::RefreshKeptConfidential)).then_some(token);
     issue_family(
         s,
         &mut fams,
@@ -600,6 +679,7 @@ fn refresh(
         access_scope,
         auth_time,
         now,
+        kept,
     )
 }
 
@@ -663,17 +743,19 @@ fn exchange(
         .get(&h, |r| *r)
         .filter(|r| r.expires_ms > now)
         .ok_or_else(|| ApiError::invalid_grant("the subject token is invalid or expired"))?;
-    if rec.client != idx {
+    if rec.client != idx && !s.varies(Variant::ExchangeAnyClient) {
         return Err(ApiError::invalid_grant(
             "the subject token was issued to another client",
         ));
     }
-    // An M2M token has no user to act for (observed 401, notes section 2); an exchanged
-    // token is not exchanged again.
-    if rec.user == NO_USER || rec.kind == AccessKind::Exchanged {
+    // An M2M token has no user to act for (observed 401, notes section 2), unless the
+    // tenant lets its bot user act (variant `exchange-machine-tokens`); an exchanged token
+    // is not exchanged again.
+    let machine = rec.user == NO_USER;
+    if (machine && !s.varies(Variant::ExchangeMachineTokens)) || rec.kind == AccessKind::Exchanged {
         return Err(cannot());
     }
-    if !s.reg.users[rec.user as usize].active {
+    if !machine && !s.reg.users[rec.user as usize].active {
         return Err(ApiError::user_disabled());
     }
     let mut scope = rec.scope;
@@ -741,7 +823,11 @@ fn impersonation(
         .user_lookup_value
         .as_deref()
         .ok_or_else(|| ApiError::invalid_request("user_lookup.value is required"))?;
-    let user = match p.user_lookup_field.as_deref() {
+    let field = match p.user_lookup_field.as_deref() {
+        None if fault!(s, LookupFieldDefaulted) => Some("subject"),
+        f => f,
+    };
+    let user = match field {
         Some("subject") => s.reg.users.iter().position(|u| &*u.subject == value),
         Some("userId") => s.reg.users.iter().position(|u| &*u.id == value),
         _ => {
@@ -762,8 +848,7 @@ fn impersonation(
     if !s.reg.users[user as usize].active && !fault!(s, DisabledUserAllowed) {
         return Err(ApiError::user_disabled());
     }
-    let mut scope = ScopeSet::request(&s.reg, p.scope.as_deref(), client.allowed_scopes)
-        .map_err(scope_error)?;
+    let mut scope = requested_scope(s, p.scope.as_deref(), client.allowed_scopes)?;
     scope.remove(s.reg.offline_access);
     issue_plain(s, idx, user, scope, now)
 }
@@ -772,7 +857,7 @@ fn impersonation(
 /// header are accepted, client credentials are checked when given, unknown tokens get 200,
 /// the hint is only a hint, and revoking a refresh token revokes its whole grant.
 pub(crate) async fn revoke(State(s): State<Shared>, req: Request) -> Response {
-    post_endpoint(s, req, parse::revoke_request, revoke_inner).await
+    post_endpoint(s, req, parse::revoke_request, revoke_inner, false).await
 }
 
 fn revoke_inner(
@@ -783,6 +868,8 @@ fn revoke_inner(
     now: u64,
 ) -> Result<Response, ApiError> {
     let caller = match pres.client_id.as_deref() {
+        // Variant `revoke-ignores-client`: the spec's revoke body has no client fields.
+        _ if s.varies(Variant::RevokeIgnoresClient) => None,
         None => None,
         Some(_) => {
             let (idx, _, _) = known_client(s, pres, false, headers, now)?;
@@ -801,9 +888,10 @@ fn revoke_inner(
         )
     };
     let refresh_first = p.token_type_hint.as_deref() == Some("refresh_token");
+    let hinted = p.token_type_hint.is_some();
     let mut found = false;
     for pass in 0..2 {
-        if fault!(s, RevocationNoop) {
+        if fault!(s, RevocationNoop) || (pass == 1 && hinted && fault!(s, RevokeHintTrusted)) {
             break;
         }
         if (pass == 0) == refresh_first {
@@ -811,7 +899,9 @@ fn revoke_inner(
                 if caller.is_some_and(|c| c != r.client) {
                     return Err(not_yours());
                 }
-                if !fault!(s, RevokeRefreshKeepsAccess) {
+                if !fault!(s, RevokeRefreshKeepsAccess)
+                    && !s.varies(Variant::AccessSurvivesRefreshRevocation)
+                {
                     let mut fams = lock(&s.store.families);
                     s.store.revoke_family(&mut fams, r.family);
                 }
@@ -823,7 +913,9 @@ fn revoke_inner(
             if caller.is_some_and(|c| c != a.client) {
                 return Err(not_yours());
             }
-            s.store.remove_access(&h);
+            if !s.varies(Variant::AccessRevocationUnsupported) {
+                s.store.remove_access(&h);
+            }
             found = true;
             break;
         }

@@ -273,6 +273,27 @@ fn observations(out: &mut String, cases: &[&CaseResult]) {
     out.push_str("</table>\n");
 }
 
+/// Where the clauses allow several answers, which one the target gave: how it differs from
+/// the real service (and from other servers) without being wrong.
+fn choices(out: &mut String, cases: &[&CaseResult]) {
+    let chosen: Vec<&&CaseResult> = cases.iter().filter(|c| !c.choices.is_empty()).collect();
+    if chosen.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"choices\">The target's choices</h2>\n<p class=\"muted\">Where the spec and the RFCs allow several answers (a list of statuses, alternatives of a case, the real service's choice among others), the one this target gave. None of these is a failure; together they are how this server differs from others.</p>\n<table>\n<tr><th>case</th><th>choice</th></tr>\n");
+    for case in chosen {
+        for c in &case.choices {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td class=\"w\">{}</td></tr>",
+                case_link(&case.id),
+                esc(c)
+            );
+        }
+    }
+    out.push_str("</table>\n");
+}
+
 pub fn render_html(run: &RunResult, gate: &Gate) -> String {
     let cases = sorted_cases(run);
     let mut out = String::with_capacity(64 * 1024);
@@ -315,6 +336,7 @@ pub fn render_html(run: &RunResult, gate: &Gate) -> String {
     for case in problems {
         problem(&mut out, case, gate);
     }
+    choices(&mut out, &cases);
     observations(&mut out, &cases);
     all_cases(&mut out, &cases, gate);
     out.push_str("</body></html>\n");
@@ -346,6 +368,7 @@ mod tests {
         c.transcript[0].response.as_mut().unwrap().body = Some(HOSTILE.into());
         c.records
             .insert(HOSTILE.into(), serde_json::Value::String(HOSTILE.into()));
+        c.choices = vec![HOSTILE.into()];
         let mut run = run_of(vec![c]);
         run.target = HOSTILE.into();
         run.profile = HOSTILE.into();

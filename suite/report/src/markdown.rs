@@ -103,7 +103,26 @@ pub fn render_markdown(run: &RunResult, gate: &Gate) -> String {
             gate.accepted.len()
         );
     }
-    out.push_str("\nThe full report (coverage matrix, transcripts) is report.html.\n");
+    let chosen: Vec<_> = sorted_cases(run)
+        .into_iter()
+        .filter(|c| !c.choices.is_empty())
+        .collect();
+    if !chosen.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### The target's choices ({})\n\nWhere the clauses allow several answers, the one this target gave; none is a failure.\n\n| case | choice |\n|---|---|",
+            chosen.len()
+        );
+        for c in chosen {
+            let _ = writeln!(
+                out,
+                "| {} | {} |",
+                md(&c.id),
+                md(&one_line(&c.choices.join("; "), REASON_LIMIT))
+            );
+        }
+    }
+    out.push_str("\nThe full report (coverage matrix, choices, transcripts) is report.html.\n");
     out
 }
 
@@ -112,6 +131,25 @@ mod tests {
     use super::*;
     use crate::results::tests::{case, run_of};
     use qoauth_harness::result::Level;
+
+    #[test]
+    fn summary_lists_the_targets_choices() {
+        let run = run_of(vec![
+            case("token.ok", Level::Must, Verdict::Pass),
+            case("token.bad", Level::Must, Verdict::Fail),
+        ]);
+        let gate = Gate::evaluate(&run, None, time::macros::date!(2026 - 01 - 01));
+        let md = render_markdown(&run, &gate);
+        assert!(md.contains("### The target's choices (1)"), "{md}");
+        let row = md
+            .lines()
+            .find(|l| l.starts_with("| token.ok"))
+            .expect("a row for the case that chose");
+        assert!(
+            row.contains("status 401 of the allowed status in \\[400, 401\\]"),
+            "{row}"
+        );
+    }
 
     #[test]
     fn summary_has_totals_problems_and_figures() {

@@ -165,6 +165,11 @@ pub(crate) mod tests {
                 vec![]
             },
             records: BTreeMap::from([("/errors/0/code".into(), serde_json::json!("OAUTH-1"))]),
+            choices: if verdict == Verdict::Pass {
+                vec!["0: status 401 of the allowed status in [400, 401]".into()]
+            } else {
+                vec![]
+            },
             transcript: vec![Exchange {
                 step: "0".into(),
                 request: RecordedRequest {

@@ -1,0 +1,286 @@
+//! Invariants every response meets, whatever the case that provoked it and whatever its
+//! level: no 5xx, an answer at all, a status the spec lists for the operation, an error body
+//! a client can read, no secret sent back. An INFO case that records an odd request still
+//! fails when the target answers it with a 500: what no clause fixes is the answer's
+//! content, never the target's robustness.
+//!
+//! Each invariant is named after the clause it enforces, so a reader finds it by section.
+
+use crate::exec::Transport;
+use crate::verdict::Observed;
+
+/// One invariant a response broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// `no_server_error`, ... (the clause says where it is written)
+    pub name: &'static str,
+    /// The clause, as a reader would search for it.
+    pub clause: &'static str,
+    /// What the response did.
+    pub detail: String,
+    /// The invariant as a case-format `expect`, for a case file that reproduces the break.
+    pub expect: serde_json::Value,
+}
+
+/// Statuses that are never a server error, for a path the spec does not define.
+const NOT_SERVER_ERRORS: &[u16] = &[
+    200, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 409, 413, 415, 429,
+];
+
+/// The API's three operations, and how a request relates to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    Authorize,
+    Token,
+    Revoke,
+    /// One of their paths with a method the spec does not define for it.
+    UndefinedMethod,
+    /// A CORS preflight of the token or revoke endpoint.
+    Preflight,
+}
+
+/// `path` as sent: `/oauth/token/` is another resource (a 404 there is no defect).
+fn operation(method: &str, path: &str) -> Option<Operation> {
+    let op = match path {
+        p if p.ends_with("/oauth/authorize") => Operation::Authorize,
+        p if p.ends_with("/oauth/token") => Operation::Token,
+        p if p.ends_with("/oauth/revoke") => Operation::Revoke,
+        _ => return None,
+    };
+    Some(match (op, method.to_ascii_uppercase().as_str()) {
+        (Operation::Authorize, "GET" | "HEAD") => op,
+        (Operation::Token | Operation::Revoke, "POST") => op,
+        (Operation::Token | Operation::Revoke, "OPTIONS") => Operation::Preflight,
+        _ => Operation::UndefinedMethod,
+    })
+}
+
+/// The statuses a response to `op` may have: the spec's for the operation, plus what the
+/// RFCs let any server answer (413 for a body over its limit, 429 over a rate limit, 415 for
+/// a media type it does not read, RFC 7009 2.2.1's 401 and 503 at revoke, 403 for a browser
+/// Origin the tenant does not allow, 303 for the authorization redirect, a 200 sign-in
+/// page).
+fn listed(op: Operation) -> &'static [u16] {
+    match op {
+        Operation::Authorize => &[200, 302, 303, 400, 413, 429],
+        Operation::Token => &[200, 400, 401, 403, 413, 415, 429],
+        Operation::Revoke => &[200, 400, 401, 403, 413, 415, 429, 503],
+        Operation::UndefinedMethod => &[400, 401, 403, 404, 405, 413, 415, 429],
+        Operation::Preflight => &[200, 204, 400, 403, 404, 405, 429],
+    }
+}
+
+/// The statuses a response to `method path` may have, for a path of the three operations;
+/// `None` for any other path. Remote fuzzing keeps a copy (it does not depend on this
+/// crate); a test in the `qoauth` crate keeps the two equal.
+pub fn listed_statuses(method: &str, path: &str) -> Option<&'static [u16]> {
+    operation(method, path).map(listed)
+}
+
+/// Whether the spec documents an `Errors` body for this operation and status.
+fn documented_error(op: Operation, status: u16) -> bool {
+    matches!(
+        (op, status),
+        (Operation::Token, 400 | 401 | 403)
+            | (Operation::Revoke, 400)
+            | (Operation::Authorize, 400)
+    )
+}
+
+/// The invariants one response breaks. `path` is the request's path, `secrets` the named
+/// values that must never come back (the profile's client secrets and session credentials,
+/// as [`crate::profile::Profile::secrets`] names them).
+pub fn check(
+    method: &str,
+    path: &str,
+    obs: &Observed,
+    secrets: &[(String, String)],
+) -> Vec<Broken> {
+    let mut out = Vec::new();
+    let op = operation(method, path);
+    let statuses = serde_json::json!(op.map_or(NOT_SERVER_ERRORS, listed));
+    // RFC 7009 2.2.1 lets the revocation endpoint answer 503 ("temporarily unavailable").
+    let revoke_busy = op == Some(Operation::Revoke) && obs.status == 503;
+    if obs.status >= 500 && !revoke_busy {
+        out.push(Broken {
+            name: "no_server_error",
+            clause: "RFC 9110 15.6; spec (no operation lists a 5xx)",
+            detail: format!("{method} {path} answered {}", obs.status),
+            expect: serde_json::json!({ "status": statuses }),
+        });
+    } else if let Some(op) = op {
+        if !listed(op).contains(&obs.status) {
+            out.push(Broken {
+                name: "listed_status",
+                clause: "spec responses of the operation; RFC 9110 15",
+                detail: format!(
+                    "{method} {path} answered {}, which the spec does not list for it (listed or allowed: {:?})",
+                    obs.status,
+                    listed(op)
+                ),
+                expect: serde_json::json!({ "status": statuses }),
+            });
+        }
+        if documented_error(op, obs.status) && method != "HEAD" {
+            // The schema leaves `errors` optional; a client that reads errors[0] (as the
+            // official ones do) needs it, so an envelope here has at least one.
+            let readable = obs.json().ok().is_some_and(|doc| {
+                crate::spec::check("Errors", &doc).is_ok()
+                    && doc
+                        .get("errors")
+                        .and_then(serde_json::Value::as_array)
+                        .is_some_and(|e| !e.is_empty())
+            });
+            if !readable {
+                out.push(Broken {
+                    name: "errors_envelope",
+                    clause: "spec Errors (the documented error body of the operation)",
+                    detail: format!(
+                        "{method} {path} answered {} without an Errors envelope",
+                        obs.status
+                    ),
+                    expect: serde_json::json!({
+                        "schema": "Errors",
+                        "json": {"/errors/0/code": {"type": "string"}, "/errors/0/title": {"type": "string"}}
+                    }),
+                });
+            }
+        }
+    }
+    let body = String::from_utf8_lossy(&obs.body);
+    for (name, secret) in secrets.iter().filter(|(_, s)| s.len() >= 8) {
+        let echoed = body.contains(secret.as_str())
+            || obs.headers.iter().any(|(_, v)| v.contains(secret.as_str()));
+        if echoed {
+            out.push(Broken {
+                name: "secret_not_echoed",
+                clause: "RFC 6749 10.3; RFC 6749 2.3.1",
+                detail: format!("{method} {path}: the response carries the profile's {name}"),
+                expect: serde_json::json!({ "body": {"not_contains": format!("{{{{{name}}}}}")} }),
+            });
+            break;
+        }
+    }
+    out
+}
+
+/// The invariant a transport failure breaks: the target took the request and gave no
+/// readable answer (a timeout, a dropped connection, a body past the cap), or redirected off
+/// the allowed hosts. A target that is not there at all (connection refused), or stopped
+/// answering earlier in the run, and the run's own limits leave the case unjudged instead:
+/// an error, not a failure.
+pub fn check_transport(error: &Transport) -> Option<Broken> {
+    let detail = error.to_string();
+    match error {
+        Transport::Timeout(_) | Transport::Other(_) | Transport::BodyTooLarge(_) => Some(Broken {
+            name: "target_answers",
+            clause: "RFC 9110 9.3 (a request gets a response); the profile's request timeout and body cap",
+            detail,
+            expect: serde_json::json!({}),
+        }),
+        Transport::OffHost(_) => Some(Broken {
+            name: "redirects_stay_on_allowed_hosts",
+            clause: "RFC 9700 4.11 (open redirection); the profile's allowed_hosts",
+            detail,
+            expect: serde_json::json!({}),
+        }),
+        Transport::Connect(_)
+        | Transport::Stalled(_)
+        | Transport::TooManyRedirects(_)
+        | Transport::BudgetSpent => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(status: u16, body: &str) -> Observed {
+        Observed {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+            url: "http://127.0.0.1/oauth/token".parse().unwrap(),
+        }
+    }
+
+    const ENVELOPE: &str =
+        r#"{"errors":[{"code":"OAUTH-3","title":"Invalid request","status":"400"}]}"#;
+
+    #[test]
+    fn each_invariant_breaks_on_its_own_defect_only() {
+        let secrets = vec![(
+            "clients.confidential.secret".to_string(),
+            "s3cret-value-123".to_string(),
+        )];
+        let names = |method: &str, path: &str, o: &Observed| -> Vec<&'static str> {
+            check(method, path, o, &secrets)
+                .iter()
+                .map(|b| b.name)
+                .collect()
+        };
+        let cases: &[(&str, &str, Observed, &[&str])] = &[
+            ("POST", "/oauth/token", obs(400, ENVELOPE), &[]),
+            (
+                "POST",
+                "/oauth/token",
+                obs(200, r#"{"access_token":"x"}"#),
+                &[],
+            ),
+            (
+                "GET",
+                "/oauth/authorize",
+                obs(500, ""),
+                &["no_server_error"],
+            ),
+            ("POST", "/oauth/revoke", obs(503, ""), &[]),
+            ("POST", "/oauth/token", obs(302, ""), &["listed_status"]),
+            (
+                "POST",
+                "/oauth/token",
+                obs(401, "<html>no</html>"),
+                &["errors_envelope"],
+            ),
+            (
+                "POST",
+                "/oauth/token",
+                obs(400, r#"{"error":"invalid_request"}"#),
+                &["errors_envelope"],
+            ),
+            ("PUT", "/oauth/token", obs(405, ""), &[]),
+            ("POST", "/oauth/revoke", obs(401, ENVELOPE), &[]),
+            ("POST", "/oauth/token/", obs(404, ""), &[]),
+            (
+                "GET",
+                "/.well-known/oauth-authorization-server",
+                obs(404, ""),
+                &[],
+            ),
+            (
+                "POST",
+                "/oauth/token",
+                obs(
+                    401,
+                    r#"{"errors":[{"code":"x","title":"bad secret s3cret-value-123"}]}"#,
+                ),
+                &["secret_not_echoed"],
+            ),
+        ];
+        for (method, path, o, want) in cases {
+            assert_eq!(
+                &names(method, path, o),
+                want,
+                "{method} {path} {}",
+                o.status
+            );
+        }
+    }
+
+    #[test]
+    fn transport_failures_of_the_target_break_an_invariant_those_of_the_run_do_not() {
+        assert!(check_transport(&Transport::Timeout(std::time::Duration::from_secs(1))).is_some());
+        assert!(check_transport(&Transport::OffHost("evil".into())).is_some());
+        assert!(check_transport(&Transport::BudgetSpent).is_none());
+        assert!(check_transport(&Transport::Connect("refused".into())).is_none());
+    }
+}
