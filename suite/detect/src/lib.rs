@@ -398,11 +398,6 @@ type Outcome = (Option<Fault>, Run, Vec<CaseResult>, Duration);
 pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<Matrix> {
     quiet_fault_panics();
     let cases: Arc<Vec<Arc<Case>>> = Arc::new(catalogue.cases.clone());
-    // Every case runs against every fault: a MAY or INFO case records what no clause fixes,
-    // but the invariants every response meets (no 5xx, a listed status, a readable error
-    // body) judge its requests too, so an odd request only an INFO case sends can catch a
-    // fault.
-    let judged: Arc<Vec<Arc<Case>>> = Arc::new(catalogue.cases.clone());
     let patient = Arc::new(profile(opts.patient_timeout)?);
     let impatient = Arc::new(profile(opts.request_timeout)?);
     let opts = Arc::new(opts.clone());
@@ -428,7 +423,10 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> anyhow::Result<
                 Some(f) if caught_by_timeout(f) => Arc::clone(&impatient),
                 _ => Arc::clone(&patient),
             };
-            let cases = Arc::clone(if fault.is_some() { &judged } else { &cases });
+            // Every case runs against every fault, the MAY and INFO ones too: what they
+            // record no clause fixes, but the invariants every response meets (no 5xx, a
+            // listed status, a readable error body) judge their requests as well.
+            let cases = Arc::clone(&cases);
             let (opts, sem) = (Arc::clone(&opts), Arc::clone(&sem));
             let out_dir = scratch.path().join(fault.map_or("clean", |f| f.name()));
             set.spawn(async move {
