@@ -94,8 +94,10 @@ pub struct Engine {
     interactive: tokio::sync::Mutex<()>,
     /// Requests in a row, across the run, that got no response at all.
     unanswered: std::sync::atomic::AtomicU32,
-    /// When the target last answered anything (the run's start until it does).
-    last_answer: Mutex<Instant>,
+    /// When the engine was made, the origin of `last_answer_ms`.
+    started: Instant,
+    /// When the target last answered anything, in ms since `started` (0 until it does).
+    last_answer_ms: AtomicU64,
     /// The last of those failures, for the message that names the stall.
     last_unanswered: Mutex<Option<Transport>>,
 }
@@ -137,7 +139,8 @@ impl Engine {
             interactive: tokio::sync::Mutex::new(()),
             unanswered: std::sync::atomic::AtomicU32::new(0),
             last_unanswered: Mutex::new(None),
-            last_answer: Mutex::new(Instant::now()),
+            started: Instant::now(),
+            last_answer_ms: AtomicU64::new(0),
         })
     }
 
@@ -211,16 +214,16 @@ impl Engine {
 
     /// Why the run takes the target for stalled, once it does.
     pub fn stalled(&self) -> Option<String> {
+        // Called before every request: two atomic loads decide it.
         let n = self.unanswered.load(Ordering::Relaxed);
-        let silent = self
-            .last_answer
-            .lock()
-            .map(|t| t.elapsed())
-            .unwrap_or_default();
-        let stalled = self.profile.stall_detection
-            && n >= STALL_LIMIT
-            && silent > self.profile.request_timeout;
-        stalled.then(|| {
+        if !self.profile.stall_detection || n < STALL_LIMIT {
+            return None;
+        }
+        let since_start = self.started.elapsed();
+        let silent = since_start.saturating_sub(Duration::from_millis(
+            self.last_answer_ms.load(Ordering::Relaxed),
+        ));
+        (silent > self.profile.request_timeout).then(|| {
             let last = self
                 .last_unanswered
                 .lock()
@@ -246,9 +249,8 @@ impl Engine {
         match &r {
             Ok(_) => {
                 self.unanswered.store(0, Ordering::Relaxed);
-                if let Ok(mut t) = self.last_answer.lock() {
-                    *t = Instant::now();
-                }
+                let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                self.last_answer_ms.fetch_max(now, Ordering::Relaxed);
             }
             Err(e @ (Transport::Timeout(_) | Transport::Connect(_) | Transport::Other(_))) => {
                 if let Ok(mut l) = self.last_unanswered.lock() {

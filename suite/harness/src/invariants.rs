@@ -6,7 +6,7 @@
 //!
 //! Each invariant is named after the clause it enforces, so a reader finds it by section.
 
-use crate::exec::Transport;
+use crate::exec::{RawExchange, Transport};
 use crate::verdict::Observed;
 
 /// One invariant a response broke.
@@ -162,6 +162,15 @@ pub fn check(
         }
     }
     out
+}
+
+/// The invariants one exchange breaks: its response's, or its transport failure's.
+pub fn check_exchange(ex: &RawExchange, secrets: &[(String, String)]) -> Vec<Broken> {
+    match (&ex.response, &ex.error) {
+        (Some(obs), _) => check(&ex.request.method, ex.request.url.path(), obs, secrets),
+        (None, Some(e)) => check_transport(e).into_iter().collect(),
+        (None, None) => Vec::new(),
+    }
 }
 
 /// The invariant a transport failure breaks: the target took the request and gave no

@@ -235,14 +235,7 @@ fn broken_invariants(trace: &Trace, profile: &Profile) -> Vec<(String, crate::in
     let secrets = profile.secrets();
     let mut out: Vec<(String, crate::invariants::Broken)> = Vec::new();
     for ex in &trace.exchanges {
-        let found = match (&ex.response, &ex.error) {
-            (Some(obs), _) => {
-                crate::invariants::check(&ex.request.method, ex.request.url.path(), obs, &secrets)
-            }
-            (None, Some(e)) => crate::invariants::check_transport(e).into_iter().collect(),
-            (None, None) => Vec::new(),
-        };
-        for b in found {
+        for b in crate::invariants::check_exchange(ex, &secrets) {
             if !out.iter().any(|(_, o)| o.name == b.name) {
                 out.push((ex.step.clone(), b));
             }

@@ -47,14 +47,8 @@ pub enum Verdict {
 pub fn invariants(ex: &Executed, profile: &Profile) -> Option<Box<Violation>> {
     let secrets = profile.secrets();
     for run in &ex.steps {
-        for e in &run.exchanges {
-            let Some(o) = &e.response else { continue };
-            let broken = qoauth_harness::invariants::check(
-                &e.request.method,
-                e.request.url.path(),
-                o,
-                &secrets,
-            );
+        for e in run.exchanges.iter().filter(|e| e.response.is_some()) {
+            let broken = qoauth_harness::invariants::check_exchange(e, &secrets);
             if let Some(b) = broken.into_iter().next() {
                 return Some(Box::new(Violation {
                     step: run.index,

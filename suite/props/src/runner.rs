@@ -396,12 +396,6 @@ fn run_with_judge(
         .map(|why| format!("{why}; the rule was not judged"));
     match outcome {
         // A counterexample found before the stall still stands; anything else is unjudged.
-        Err(TestError::Fail(..))
-            if stalled.is_some() && last.lock().map_or(true, |l| l.is_none()) =>
-        {
-            result.verdict = Verdict::Error;
-            result.reason = stalled;
-        }
         Ok(()) | Err(TestError::Abort(_)) if stalled.is_some() => {
             result.verdict = Verdict::Error;
             result.reason = stalled;
