@@ -4,11 +4,11 @@
 //! and `reports/latitude.md` is what the matrix generates today.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use qoauth_detect::latitude;
 use qoauth_harness::Catalogue;
 use qoauth_reference::Variant;
+use qoauth_testkit::paths::assert_current;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_permitted_variant_passes_and_the_report_is_current() {
@@ -87,14 +87,9 @@ async fn every_permitted_variant_passes_and_the_report_is_current() {
             r.properties.pass
         );
     }
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/latitude.md");
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if committed != rendered {
-        let fresh = std::env::temp_dir().join("latitude.md");
-        let _ = std::fs::write(&fresh, &rendered);
-        panic!(
-            "reports/latitude.md is out of date; regenerate it with `cargo run -p qoauth --features faults -- latitude --write reports/latitude.md` (fresh copy: {})",
-            fresh.display()
-        );
-    }
+    assert_current(
+        "reports/latitude.md",
+        &rendered,
+        "cargo run -p qoauth --features faults -- latitude --write reports/latitude.md",
+    );
 }

@@ -3,10 +3,9 @@
 //! it is in [`OFF_RULE_ONLY`]; the clean reference trips no case and passes every property;
 //! and `reports/detection.md` is what the matrix generates today.
 
-use std::path::Path;
-
 use qoauth_harness::Catalogue;
 use qoauth_reference::Fault;
+use qoauth_testkit::paths::assert_current;
 
 /// Faults caught today only as a side effect, by cases and properties naming other clauses,
 /// each with why. The list may only shrink: the test fails when a fault here is caught on
@@ -86,14 +85,9 @@ async fn every_fault_caught_no_false_positive_report_current() {
         now_on_rule.is_empty(),
         "faults in OFF_RULE_ONLY are now caught on rule: {now_on_rule:?}; take them off the list"
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../reports/detection.md");
-    let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    if committed != rendered {
-        let fresh = std::env::temp_dir().join("detection.md");
-        let _ = std::fs::write(&fresh, &rendered);
-        panic!(
-            "reports/detection.md is out of date; regenerate it with `cargo run -p qoauth --features faults -- detect --write reports/detection.md` (fresh copy: {})",
-            fresh.display()
-        );
-    }
+    assert_current(
+        "reports/detection.md",
+        &rendered,
+        "cargo run -p qoauth --features faults -- detect --write reports/detection.md",
+    );
 }

@@ -135,7 +135,7 @@ impl Oracle {
                 });
             }
         }
-        if let Some(listed) = listed_statuses(&request.method, &request.path) {
+        if let Some(listed) = qoauth_spec::listed_statuses(&request.method, &request.path) {
             if response.status < 500 && !listed.contains(&response.status) {
                 found.push(Anomaly {
                     kind: AnomalyKind::UnlistedStatus,
@@ -288,72 +288,80 @@ fn decoded_texts(request: &HttpRequest) -> Vec<String> {
     texts
 }
 
-/// Checks that an error body is the spec's `Errors` envelope and that every error's
-/// `status` is the HTTP status as a string (issue 2's cross-cutting rule).
-/// The statuses a response to `method path` may have, for a path of the three operations;
-/// `None` for any other path. A copy of `qoauth_harness::invariants::listed_statuses` (this
-/// crate is built into the cargo-fuzz targets, which do not carry the harness); a test in
-/// the `qoauth` crate keeps the two equal.
-pub fn listed_statuses(method: &str, path: &str) -> Option<&'static [u16]> {
-    let defined = |m: &str| method.eq_ignore_ascii_case(m);
-    Some(if path.ends_with("/oauth/authorize") {
-        if defined("GET") || defined("HEAD") {
-            &[200, 302, 303, 400, 413, 429]
-        } else {
-            &[400, 401, 403, 404, 405, 413, 415, 429]
-        }
-    } else if path.ends_with("/oauth/token") || path.ends_with("/oauth/revoke") {
-        let token = path.ends_with("/oauth/token");
-        match method.to_ascii_uppercase().as_str() {
-            "POST" if token => &[200, 400, 401, 403, 413, 415, 429],
-            "POST" => &[200, 400, 401, 403, 413, 415, 429, 503],
-            "OPTIONS" => &[200, 204, 400, 403, 404, 405, 429],
-            _ => &[400, 401, 403, 404, 405, 413, 415, 429],
-        }
-    } else {
-        return None;
-    })
+/// How an error body departs from the spec's `Errors` envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvelopeBreak {
+    NotJson,
+    NoErrorsArray,
+    EmptyErrors,
+    /// `errors[index].field` is missing or of the wrong type.
+    BadField {
+        index: usize,
+        field: &'static str,
+        want: &'static str,
+    },
+    /// `errors[index].status` is not the HTTP status as a string.
+    StatusDiffers {
+        index: usize,
+    },
 }
 
-pub fn check_envelope(status: u16, body: &[u8]) -> Result<(), String> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON".to_string())?;
+impl std::fmt::Display for EnvelopeBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvelopeBreak::NotJson => f.write_str("body is not JSON"),
+            EnvelopeBreak::NoErrorsArray => f.write_str("no `errors` array"),
+            EnvelopeBreak::EmptyErrors => f.write_str("`errors` is empty"),
+            EnvelopeBreak::BadField { index, field, want } => {
+                write!(f, "errors[{index}].{field} is not {want}")
+            }
+            EnvelopeBreak::StatusDiffers { index } => {
+                write!(f, "errors[{index}].status differs from the HTTP status")
+            }
+        }
+    }
+}
+
+impl std::error::Error for EnvelopeBreak {}
+
+/// Checks that an error body is the spec's `Errors` envelope and that every error's
+/// `status` is the HTTP status as a string (the spec's cross-cutting rule).
+pub fn check_envelope(status: u16, body: &[u8]) -> Result<(), EnvelopeBreak> {
+    let value: Value = serde_json::from_slice(body).map_err(|_| EnvelopeBreak::NotJson)?;
     check_envelope_value(status, &value)
 }
 
 /// [`check_envelope`] on an already decoded body: the parser targets hold the envelope as a
 /// value and need not print and re-read it to hold it to the same rules.
-pub fn check_envelope_value(status: u16, value: &Value) -> Result<(), String> {
+pub fn check_envelope_value(status: u16, value: &Value) -> Result<(), EnvelopeBreak> {
     let errors = value
         .get("errors")
         .and_then(Value::as_array)
-        .ok_or("no `errors` array")?;
+        .ok_or(EnvelopeBreak::NoErrorsArray)?;
     if errors.is_empty() {
-        return Err("`errors` is empty".into());
+        return Err(EnvelopeBreak::EmptyErrors);
     }
     let expected = status.to_string();
     for (index, error) in errors.iter().enumerate() {
+        let bad = |field, want| EnvelopeBreak::BadField { index, field, want };
         for field in ["code", "title"] {
             if !error.get(field).is_some_and(Value::is_string) {
-                return Err(format!("errors[{index}].{field} is not a string"));
+                return Err(bad(field, "a string"));
             }
         }
         match error.get("status").and_then(Value::as_str) {
             Some(given) if given == expected => {}
-            Some(_) => {
-                return Err(format!(
-                    "errors[{index}].status differs from the HTTP status"
-                ))
-            }
-            None => return Err(format!("errors[{index}].status is missing")),
+            Some(_) => return Err(EnvelopeBreak::StatusDiffers { index }),
+            None => return Err(bad("status", "a string")),
         }
         if error
             .get("detail")
             .is_some_and(|detail| !detail.is_string())
         {
-            return Err(format!("errors[{index}].detail is not a string"));
+            return Err(bad("detail", "a string"));
         }
         if error.get("meta").is_some_and(|meta| !meta.is_object()) {
-            return Err(format!("errors[{index}].meta is not an object"));
+            return Err(bad("meta", "an object"));
         }
     }
     Ok(())

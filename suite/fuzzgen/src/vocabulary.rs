@@ -37,7 +37,7 @@ pub struct Vocabulary {
     pub extra_secrets: Vec<String>,
 }
 
-/// Role names of the default fixture's clients, as the team brief fixes them.
+/// Role names of the default fixture's clients, as the profile names them.
 const CLIENT_ROLES: &[(&str, &str)] = &[
     ("web-confidential", "confidential"),
     ("native-public", "public"),
@@ -45,6 +45,7 @@ const CLIENT_ROLES: &[(&str, &str)] = &[
     ("web-impersonation", "impersonation"),
     ("web-assertion", "assertion"),
     ("web-limited", "limited"),
+    ("web-allowance", "allowance"),
 ];
 
 const USER_ROLES: &[(&str, &str)] = &[
@@ -247,3 +248,21 @@ impl Vocabulary {
 
 /// The shipped default fixture, compiled in so fuzz targets need no file system.
 pub const DEFAULT_FIXTURE: &str = include_str!("../../reference/fixtures/default.json");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client without a role is named by its id in case templates, which no profile
+    /// resolves: every client of the default fixture must have one.
+    #[test]
+    fn every_default_fixture_client_has_a_role() {
+        for client in &Vocabulary::default_fixture().clients {
+            assert_ne!(
+                client.role, client.id,
+                "{} has no role in CLIENT_ROLES",
+                client.id
+            );
+        }
+    }
+}

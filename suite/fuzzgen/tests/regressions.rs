@@ -3,12 +3,18 @@
 //! them on stable without cargo-fuzz.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use qoauth_fuzzgen::{corpus, targets};
+use qoauth_testkit::paths::repo_root;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+/// The seeds the case catalogue yields, by target.
+fn catalogue_seeds() -> corpus::Seeds {
+    corpus::seeds_from_catalogue(
+        &repo_root().join("cases"),
+        &repo_root().join("suite/reference/fixtures"),
+    )
+    .expect("the catalogue yields seeds")
 }
 
 /// Runs every input, collecting failures so one report names all of them.
@@ -44,7 +50,7 @@ fn open_findings(dir: &Path) -> Vec<String> {
 
 #[test]
 fn saved_regressions_hold() {
-    let dir = root().join("fuzz/regressions");
+    let dir = repo_root().join("fuzz/regressions");
     let open = open_findings(&dir);
     let mut fixed = Vec::new();
     let mut inputs = Vec::new();
@@ -96,11 +102,7 @@ fn saved_regressions_hold() {
 
 #[test]
 fn catalogue_seeds_hold_every_invariant() {
-    let seeds = corpus::seeds_from_catalogue(
-        &root().join("cases"),
-        &root().join("suite/reference/fixtures"),
-    )
-    .expect("the catalogue yields seeds");
+    let seeds = catalogue_seeds();
     for &target in targets::TARGETS {
         assert!(
             seeds.get(target).is_some_and(|inputs| !inputs.is_empty()),
@@ -123,11 +125,7 @@ fn catalogue_seeds_hold_every_invariant() {
 #[test]
 fn catalogue_seeds_reach_the_success_paths() {
     use qoauth_reference::{parse, Fixture};
-    let seeds = corpus::seeds_from_catalogue(
-        &root().join("cases"),
-        &root().join("suite/reference/fixtures"),
-    )
-    .expect("the catalogue yields seeds");
+    let seeds = catalogue_seeds();
     let fixture = Fixture::default_fixture();
     let accepted_assertions = seeds["client_assertion"]
         .iter()
@@ -162,11 +160,7 @@ fn catalogue_seeds_reach_the_success_paths() {
 /// only its error paths, or the router target would fuzz little beyond the first check.
 #[test]
 fn catalogue_router_seeds_reach_success_and_redirects() {
-    let seeds = corpus::seeds_from_catalogue(
-        &root().join("cases"),
-        &root().join("suite/reference/fixtures"),
-    )
-    .expect("the catalogue yields seeds");
+    let seeds = catalogue_seeds();
     let mut statuses = std::collections::BTreeMap::new();
     for data in &seeds["router"] {
         if let Some((_, observed)) = targets::router_exchange(data) {

@@ -39,6 +39,8 @@ pub enum Transport {
     /// The target stopped answering earlier in the run: not sent.
     Stalled(String),
     BudgetSpent,
+    /// The request cannot be put on the wire at all (a method that is not an HTTP token).
+    Unsendable(String),
     Other(String),
 }
 
@@ -59,10 +61,13 @@ impl std::fmt::Display for Transport {
             ),
             Transport::Stalled(why) => write!(f, "{why}; not sent"),
             Transport::BudgetSpent => write!(f, "the run's request budget is spent"),
+            Transport::Unsendable(e) => write!(f, "cannot send: {e}"),
             Transport::Other(e) => write!(f, "{e}"),
         }
     }
 }
+
+impl std::error::Error for Transport {}
 
 /// One attempt as sent and received, before redaction.
 #[derive(Debug, Clone)]
@@ -194,7 +199,11 @@ impl Engine {
             attempts += 1;
             let r = self.send_once(req, jar).await;
             if let Ok(obs) = &r {
-                if obs.status == 429 && retry_429 && attempts <= MAX_429_RETRIES {
+                if obs.status == 429
+                    && retry_429
+                    && self.profile.retry_rate_limited
+                    && attempts <= MAX_429_RETRIES
+                {
                     let wait = obs
                         .header("retry-after")
                         .and_then(|v| v.trim().parse::<u64>().ok())
@@ -273,7 +282,7 @@ impl Engine {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let timeout = self.profile.request_timeout;
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
-            .map_err(|e| Transport::Other(format!("bad method: {e}")))?;
+            .map_err(|e| Transport::Unsendable(format!("bad method: {e}")))?;
         let mut rb = self
             .client
             .request(method, req.url.clone())

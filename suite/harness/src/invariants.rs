@@ -6,11 +6,13 @@
 //!
 //! Each invariant is named after the clause it enforces, so a reader finds it by section.
 
+use crate::cases::{Expect, Matcher};
 use crate::exec::{RawExchange, Transport};
 use crate::verdict::Observed;
+use qoauth_spec::{documented_error, listed, operation, Operation, NOT_SERVER_ERRORS};
 
 /// One invariant a response broke.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Broken {
     /// `no_server_error`, ... (the clause says where it is written)
     pub name: &'static str,
@@ -19,72 +21,7 @@ pub struct Broken {
     /// What the response did.
     pub detail: String,
     /// The invariant as a case-format `expect`, for a case file that reproduces the break.
-    pub expect: serde_json::Value,
-}
-
-/// Statuses that are never a server error, for a path the spec does not define.
-const NOT_SERVER_ERRORS: &[u16] = &[
-    200, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 405, 409, 413, 415, 429,
-];
-
-/// The API's three operations, and how a request relates to them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Operation {
-    Authorize,
-    Token,
-    Revoke,
-    /// One of their paths with a method the spec does not define for it.
-    UndefinedMethod,
-    /// A CORS preflight of the token or revoke endpoint.
-    Preflight,
-}
-
-/// `path` as sent: `/oauth/token/` is another resource (a 404 there is no defect).
-fn operation(method: &str, path: &str) -> Option<Operation> {
-    let op = match path {
-        p if p.ends_with("/oauth/authorize") => Operation::Authorize,
-        p if p.ends_with("/oauth/token") => Operation::Token,
-        p if p.ends_with("/oauth/revoke") => Operation::Revoke,
-        _ => return None,
-    };
-    Some(match (op, method.to_ascii_uppercase().as_str()) {
-        (Operation::Authorize, "GET" | "HEAD") => op,
-        (Operation::Token | Operation::Revoke, "POST") => op,
-        (Operation::Token | Operation::Revoke, "OPTIONS") => Operation::Preflight,
-        _ => Operation::UndefinedMethod,
-    })
-}
-
-/// The statuses a response to `op` may have: the spec's for the operation, plus what the
-/// RFCs let any server answer (413 for a body over its limit, 429 over a rate limit, 415 for
-/// a media type it does not read, RFC 7009 2.2.1's 401 and 503 at revoke, 403 for a browser
-/// Origin the tenant does not allow, 303 for the authorization redirect, a 200 sign-in
-/// page).
-fn listed(op: Operation) -> &'static [u16] {
-    match op {
-        Operation::Authorize => &[200, 302, 303, 400, 413, 429],
-        Operation::Token => &[200, 400, 401, 403, 413, 415, 429],
-        Operation::Revoke => &[200, 400, 401, 403, 413, 415, 429, 503],
-        Operation::UndefinedMethod => &[400, 401, 403, 404, 405, 413, 415, 429],
-        Operation::Preflight => &[200, 204, 400, 403, 404, 405, 429],
-    }
-}
-
-/// The statuses a response to `method path` may have, for a path of the three operations;
-/// `None` for any other path. Remote fuzzing keeps a copy (it does not depend on this
-/// crate); a test in the `qoauth` crate keeps the two equal.
-pub fn listed_statuses(method: &str, path: &str) -> Option<&'static [u16]> {
-    operation(method, path).map(listed)
-}
-
-/// Whether the spec documents an `Errors` body for this operation and status.
-fn documented_error(op: Operation, status: u16) -> bool {
-    matches!(
-        (op, status),
-        (Operation::Token, 400 | 401 | 403)
-            | (Operation::Revoke, 400)
-            | (Operation::Authorize, 400)
-    )
+    pub expect: Expect,
 }
 
 /// The invariants one response breaks. `path` is the request's path, `secrets` the named
@@ -98,7 +35,7 @@ pub fn check(
 ) -> Vec<Broken> {
     let mut out = Vec::new();
     let op = operation(method, path);
-    let statuses = serde_json::json!(op.map_or(NOT_SERVER_ERRORS, listed));
+    let statuses = op.map_or(NOT_SERVER_ERRORS, listed);
     // RFC 7009 2.2.1 lets the revocation endpoint answer 503 ("temporarily unavailable").
     let revoke_busy = op == Some(Operation::Revoke) && obs.status == 503;
     if obs.status >= 500 && !revoke_busy {
@@ -106,7 +43,7 @@ pub fn check(
             name: "no_server_error",
             clause: "RFC 9110 15.6; spec (no operation lists a 5xx)",
             detail: format!("{method} {path} answered {}", obs.status),
-            expect: serde_json::json!({ "status": statuses }),
+            expect: Expect::status(statuses),
         });
     } else if let Some(op) = op {
         if !listed(op).contains(&obs.status) {
@@ -118,7 +55,7 @@ pub fn check(
                     obs.status,
                     listed(op)
                 ),
-                expect: serde_json::json!({ "status": statuses }),
+                expect: Expect::status(statuses),
             });
         }
         if documented_error(op, obs.status) && method != "HEAD" {
@@ -139,10 +76,10 @@ pub fn check(
                         "{method} {path} answered {} without an Errors envelope",
                         obs.status
                     ),
-                    expect: serde_json::json!({
-                        "schema": "Errors",
-                        "json": {"/errors/0/code": {"type": "string"}, "/errors/0/title": {"type": "string"}}
-                    }),
+                    expect: Expect::default()
+                        .with_schema("Errors")
+                        .with_json("/errors/0/code", Matcher::of_type("string"))
+                        .with_json("/errors/0/title", Matcher::of_type("string")),
                 });
             }
         }
@@ -156,7 +93,8 @@ pub fn check(
                 name: "secret_not_echoed",
                 clause: "RFC 6749 10.3; RFC 6749 2.3.1",
                 detail: format!("{method} {path}: the response carries the profile's {name}"),
-                expect: serde_json::json!({ "body": {"not_contains": format!("{{{{{name}}}}}")} }),
+                expect: Expect::default()
+                    .with_body(Matcher::not_contains(format!("{{{{{name}}}}}"))),
             });
             break;
         }
@@ -185,18 +123,19 @@ pub fn check_transport(error: &Transport) -> Option<Broken> {
             name: "target_answers",
             clause: "RFC 9110 9.3 (a request gets a response); the profile's request timeout and body cap",
             detail,
-            expect: serde_json::json!({}),
+            expect: Expect::default(),
         }),
         Transport::OffHost(_) => Some(Broken {
             name: "redirects_stay_on_allowed_hosts",
             clause: "RFC 9700 4.11 (open redirection); the profile's allowed_hosts",
             detail,
-            expect: serde_json::json!({}),
+            expect: Expect::default(),
         }),
         Transport::Connect(_)
         | Transport::Stalled(_)
         | Transport::TooManyRedirects(_)
-        | Transport::BudgetSpent => None,
+        | Transport::BudgetSpent
+        | Transport::Unsendable(_) => None,
     }
 }
 

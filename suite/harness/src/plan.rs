@@ -18,6 +18,9 @@ pub fn skip_reason(case: &Case, profile: &Profile) -> Option<String> {
             return Some(format!("needs {cap}: {why}"));
         }
     }
+    if let Err(why) = case.wait_seconds(profile) {
+        return Some(why.to_string());
+    }
     if case.destructive && !profile.allow_destructive {
         return Some(
             "destructive case (changes lasting state); the profile does not set allow_destructive"
@@ -248,6 +251,9 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
         bind_lets(case, &mut b, &mut redactor)?;
         for (i, step) in case.steps.iter().enumerate() {
             let label = step.label(i);
+            if step.wait.is_some() {
+                continue;
+            }
             let (prep, login) = if let Some(r) = &step.request {
                 (prepare_request(r, &b)?, false)
             } else if let Some(l) = &step.login {

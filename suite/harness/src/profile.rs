@@ -17,6 +17,7 @@ pub const CLIENT_ROLES: &[&str] = &[
     "impersonation",
     "assertion",
     "limited",
+    "allowance",
 ];
 /// User roles a case may name.
 pub const USER_ROLES: &[&str] = &["default", "other", "disabled"];
@@ -193,7 +194,25 @@ struct RawProfile {
     unregistered_key: Option<RawKey>,
     #[serde(default)]
     fidelity: Fidelity,
+    #[serde(default)]
+    lifetimes: RawLifetimes,
+    #[serde(default)]
+    max_wait_seconds: Option<u64>,
 }
+
+/// The target's own lifetimes, as its operator knows them: `wait` steps wait them out.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLifetimes {
+    #[serde(default)]
+    code_seconds: Option<u64>,
+    #[serde(default)]
+    refresh_token_seconds: Option<u64>,
+}
+
+/// How long a case may wait for a credential to expire unless the profile says otherwise:
+/// long enough for short test fixtures, short enough that nobody's run stalls on it.
+pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 10;
 
 /// What a run holds the target to where the RFCs leave a choice and the real service made
 /// one: `rfc` (the default) records the target's choice, `qlik` judges it like the real
@@ -288,6 +307,15 @@ pub struct Profile {
     /// detection matrix runs its slow and hanging faults, whose every case must be sent
     /// for the matrix to come out the same each time.
     pub stall_detection: bool,
+    /// Whether a 429 is waited out and the request sent again (bounded). Not a profile
+    /// field: always on, except in the detection matrix, whose servers' budgets are its
+    /// own and where a fault that throttles must show as the 429s it gives.
+    pub retry_rate_limited: bool,
+    /// The target's lifetimes by kind (`code`, `refresh_token`), in seconds, where the
+    /// profile gives them.
+    pub lifetimes: BTreeMap<String, u64>,
+    /// The longest a case may pause in `wait` steps; longer ones are skipped.
+    pub max_wait_seconds: u64,
     /// Whether `token_endpoint` was given explicitly or derives from `base_url`.
     token_endpoint_explicit: bool,
 }
@@ -468,9 +496,18 @@ impl Profile {
             discovery: raw.features.discovery.unwrap_or(true),
             refresh_public: raw.features.refresh_public.unwrap_or(true),
             assertion_impersonation: raw.features.assertion_impersonation.unwrap_or(true),
+            lifetimes: [
+                ("code", raw.lifetimes.code_seconds),
+                ("refresh_token", raw.lifetimes.refresh_token_seconds),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+            .collect(),
+            max_wait_seconds: raw.max_wait_seconds.unwrap_or(DEFAULT_MAX_WAIT_SECONDS),
             unregistered_key,
             fidelity: raw.fidelity,
             stall_detection: true,
+            retry_rate_limited: true,
             token_endpoint_explicit,
         };
         Ok(profile)
@@ -595,6 +632,11 @@ impl Profile {
             ),
             c => format!("the profile disables {c} (features.{c})"),
         })
+    }
+
+    /// The target's lifetime of a kind (`code`, `refresh_token`) in seconds, if known.
+    pub fn lifetime(&self, kind: &str) -> Option<u64> {
+        self.lifetimes.get(kind).copied()
     }
 
     /// Every secret the profile holds, named, for redaction.

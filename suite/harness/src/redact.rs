@@ -291,6 +291,20 @@ impl Redactor {
         out
     }
 
+    /// [`Redactor::text`] for a finding's `actual`, whose tail may be the answer's JSON
+    /// body (`status 200 with body {...}`): that part is normalized as in a transcript
+    /// (clock fields, lifetimes), so a finding reads the same from run to run.
+    pub fn text_and_body(&mut self, s: &str) -> String {
+        if let Some(i) = s.find(" with body ") {
+            let (head, body) = s.split_at(i + " with body ".len());
+            if let Ok(v) = serde_json::from_str::<Value>(body) {
+                let v = self.json(&v);
+                return format!("{}{v}", self.text(head));
+            }
+        }
+        self.text(s)
+    }
+
     /// Normalizes a JSON value (clock fields) and redacts its strings.
     pub fn json(&mut self, v: &Value) -> Value {
         match v {
@@ -512,6 +526,7 @@ pub fn transcript(
                 response,
                 transport_error: ex.error.as_ref().map(|e| r.text(&e.to_string())),
                 elapsed_ms: Some(ex.elapsed.as_secs_f64() * 1000.0),
+                times: 1,
             }
         })
         .collect()
@@ -526,5 +541,29 @@ fn scan_body(r: &mut Redactor, body: &[u8], ct: Option<&str>) {
     } else if ct.is_none_or(|c| c.contains("x-www-form-urlencoded")) {
         // Without a content type the body may still be a form a lenient server accepted.
         r.scan_form(&String::from_utf8_lossy(body));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A finding quotes the answer's body; its clock-derived values must not make the
+    /// same finding read differently from one run to the next.
+    #[test]
+    fn a_finding_quoting_a_body_reads_the_same_every_run() {
+        let profile = crate::profile::reference_profile().expect("reference profile");
+        let mut a = Redactor::for_profile(&profile);
+        let mut b = Redactor::for_profile(&profile);
+        let at = |n: u32| {
+            format!(
+                r#"status 200 with body {{"expires_in":{n},"expires_at":"2026-12-06T09:2{}:00.000Z","scope":"user_default"}}"#,
+                n % 10
+            )
+        };
+        assert_eq!(a.text_and_body(&at(21599)), b.text_and_body(&at(21600)));
+        assert!(a.text_and_body(&at(21599)).contains("\"expires_in\":21600"));
+        // Text that is not followed by a JSON body is only redacted.
+        assert_eq!(a.text_and_body("status 500"), "status 500");
     }
 }

@@ -56,6 +56,49 @@ pub struct Exchange {
     /// Not part of snapshots: timings vary between runs.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub elapsed_ms: Option<f64>,
+    /// How many identical exchanges in a row this one stands for (a repeated step's
+    /// thousand equal answers are one entry, not a thousand).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(n: &u32) -> bool {
+    *n == 1
+}
+
+impl Exchange {
+    /// Whether `other` is the same exchange again: same step, request, answer and transport
+    /// error, whatever its timing and `Date` header.
+    fn repeats(&self, other: &Exchange) -> bool {
+        let answer = |e: &Exchange| {
+            e.response.as_ref().map(|r| {
+                let mut headers = r.headers.clone();
+                headers.remove("date");
+                (r.status, headers, r.body.clone())
+            })
+        };
+        self.step == other.step
+            && self.request == other.request
+            && self.transport_error == other.transport_error
+            && answer(self) == answer(other)
+    }
+}
+
+/// Folds runs of identical exchanges into one entry each, counted in `times`; the
+/// first of a run is the one kept.
+pub fn fold_repeats(transcript: Vec<Exchange>) -> Vec<Exchange> {
+    let mut out: Vec<Exchange> = Vec::with_capacity(transcript.len());
+    for ex in transcript {
+        match out.last_mut() {
+            Some(last) if last.repeats(&ex) => last.times += ex.times,
+            _ => out.push(ex),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +128,11 @@ pub struct Finding {
     pub expected: String,
     /// What was seen, redacted.
     pub actual: String,
+    /// Where the expectation is written, `cases/token/pkce.json:212`, so a reader goes
+    /// from the report to the matcher that failed. Not part of snapshots: it moves with
+    /// every edit above it in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

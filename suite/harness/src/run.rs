@@ -281,7 +281,9 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
         captured: Vec::new(),
         error: None,
     };
-    let timeout = profile.case_timeout;
+    // Waiting out a lifetime is part of the case, not time its requests took.
+    let waits = case.wait_seconds(&profile).unwrap_or(0);
+    let timeout = profile.case_timeout + Duration::from_secs(waits);
     let outcome = tokio::time::timeout(
         timeout,
         steps(engine, case, &profile, &mut redactor, &mut st),
@@ -299,11 +301,16 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
     };
     let broken = broken_invariants(&st.trace, &profile);
     result.requests = st.trace.sent;
-    result.transcript =
-        crate::redact::transcript(&mut redactor, &profile, &st.trace.exchanges, &st.captured);
+    result.transcript = crate::result::fold_repeats(crate::redact::transcript(
+        &mut redactor,
+        &profile,
+        &st.trace.exchanges,
+        &st.captured,
+    ));
     for f in &mut st.findings {
         f.expected = redactor.text(&f.expected);
-        f.actual = shorten(&f.expected, &redactor.text(&f.actual));
+        f.actual = shorten(&f.expected, &redactor.text_and_body(&f.actual));
+        f.at = f.at.as_deref().map(|p| case.location(p));
     }
     result.reason = match &st.error {
         Some(e) => Some(e.clone()),
@@ -327,6 +334,7 @@ pub async fn run_case(engine: &Arc<Engine>, case: &Case, sink: Option<&Sensitive
                 step: redactor.text(step),
                 expected: format!("invariant {} ({})", b.name, b.clause),
                 actual: redactor.text(&b.detail),
+                at: None,
             });
         }
     }
@@ -439,6 +447,22 @@ async fn steps(
     let jar = Arc::new(reqwest::cookie::Jar::default());
     for (i, step) in case.steps.iter().enumerate() {
         let label = step.label(i);
+        if let Some(name) = &step.when {
+            if !b.vars.contains_key(name) {
+                st.choices.push(format!(
+                    "{label}: not sent, the target's answer bound no {name}"
+                ));
+                continue;
+            }
+        }
+        if let Some(w) = &step.wait {
+            let secs = profile
+                .lifetime(&w.lifetime)
+                .unwrap_or(0)
+                .saturating_add(w.plus_seconds);
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            continue;
+        }
         let obs = match run_step(engine, step, &label, &b, &jar, st).await {
             Ok(o) => o,
             Err(e) => {
@@ -449,7 +473,7 @@ async fn steps(
         let Some((last, statuses)) = obs else { return };
         let mut findings = Vec::new();
         if let Some(e) = &step.expect {
-            match verdict::check_expect(&label, e, &last, &b) {
+            match verdict::check_expect(&label, e, &last, &b, &format!("/steps/{i}/expect")) {
                 Ok(f) if f.is_empty() => {
                     st.choices.extend(verdict::choice(&label, e, &last, &b));
                 }
@@ -461,7 +485,13 @@ async fn steps(
             }
         }
         if !step.expect_count.is_empty() {
-            match verdict::check_counts(&label, &step.expect_count, &statuses, &b) {
+            match verdict::check_counts(
+                &label,
+                &step.expect_count,
+                &statuses,
+                &b,
+                &format!("/steps/{i}"),
+            ) {
                 Ok(f) => findings.extend(f),
                 Err(e) => {
                     st.error = Some(format!("{label}: {e:#}"));
@@ -470,7 +500,10 @@ async fn steps(
             }
         }
         let (caps, cap_findings) = verdict::captures(&label, step, &last);
-        findings.extend(cap_findings);
+        findings.extend(cap_findings.into_iter().map(|mut f| {
+            f.at = f.at.map(|p| format!("/steps/{i}{p}"));
+            f
+        }));
         for (name, v) in caps {
             if let Value::String(s) = &v {
                 if is_secret_capture(&name, step) || s.len() >= 16 {
@@ -572,11 +605,15 @@ async fn run_step(
     let outcomes: Vec<(Prepared, Duration, u32, Result<Observed, Transport>)> =
         if step.concurrent && times > 1 {
             let mut set = tokio::task::JoinSet::new();
+            let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
             for i in 0..times {
                 let engine = Arc::clone(engine);
                 let jar = Arc::clone(jar);
                 let prep = prep.clone();
+                let in_flight = Arc::clone(&in_flight);
                 set.spawn(async move {
+                    // Never closed, so acquiring cannot fail.
+                    let _permit = in_flight.acquire_owned().await.ok();
                     let t = Instant::now();
                     let (n, r) = engine.send(&prep, &jar, !expects_429).await;
                     (i, prep, t.elapsed(), n, r)
@@ -642,6 +679,10 @@ async fn run_step(
     Ok(last.map(|l| (l, statuses)))
 }
 
+/// Requests of one concurrent step in flight at once: enough for every race a case sets
+/// up, few enough that a burst of a thousand is not a thousand connections to a tenant.
+const MAX_IN_FLIGHT: usize = 50;
+
 /// Marks transcript entries of a concurrent step.
 const CONCURRENT_MARK: &str = "[concurrent]";
 
@@ -658,12 +699,26 @@ pub fn snapshot(result: &CaseResult) -> Value {
             }
         }
     }
+    // Without their bodies, a race's answers of one status are one entry, however the
+    // race went.
+    let transcript = crate::result::fold_repeats(transcript);
+    // A finding's line moves with every edit above it in the case file; what it found
+    // does not.
+    let findings: Vec<crate::result::Finding> = result
+        .findings
+        .iter()
+        .cloned()
+        .map(|mut f| {
+            f.at = None;
+            f
+        })
+        .collect();
     serde_json::json!({
         "id": result.id,
         "level": result.level,
         "verdict": result.verdict,
         "reason": result.reason,
-        "findings": result.findings,
+        "findings": findings,
         "records": result.records,
         "transcript": transcript,
     })

@@ -19,6 +19,25 @@ pub struct Observed {
     pub url: url::Url,
 }
 
+/// Why a response body is not the JSON a matcher or capture reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotJson {
+    Empty,
+    /// The parser's message.
+    Malformed(String),
+}
+
+impl std::fmt::Display for NotJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotJson::Empty => f.write_str("the body is empty"),
+            NotJson::Malformed(e) => write!(f, "the body is not JSON ({e})"),
+        }
+    }
+}
+
+impl std::error::Error for NotJson {}
+
 impl Observed {
     /// All values of a header joined with ", ", as HTTP allows.
     pub fn header(&self, name: &str) -> Option<String> {
@@ -40,12 +59,12 @@ impl Observed {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    pub fn json(&self) -> Result<Value, String> {
+    pub fn json(&self) -> Result<Value, NotJson> {
         serde_json::from_slice(&self.body).map_err(|e| {
             if self.body.is_empty() {
-                "the body is empty".to_string()
+                NotJson::Empty
             } else {
-                format!("the body is not JSON ({e})")
+                NotJson::Malformed(e.to_string())
             }
         })
     }
@@ -274,39 +293,55 @@ fn check_matcher(
 }
 
 /// Checks one response against a step's `expect`.
-pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Result<Vec<Finding>> {
+///
+/// `at` is the expectation's JSON pointer within its case (`/steps/2/expect`); each finding
+/// carries the pointer of the matcher that failed, which the run turns into a file and line.
+pub fn check_expect(
+    step: &str,
+    e: &Expect,
+    obs: &Observed,
+    b: &Bindings,
+    at: &str,
+) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
-    let mut push = |pairs: Vec<(String, String)>| {
+    let mut push = |pointer: String, pairs: Vec<(String, String)>| {
         for (expected, actual) in pairs {
             findings.push(Finding {
                 step: step.to_string(),
                 expected,
                 actual,
+                at: Some(pointer.clone()),
             });
         }
     };
     if let Some(s) = &e.status {
         if !s.contains(obs.status) {
             let snippet = obs.text();
-            push(vec![(
-                s.to_string(),
-                if snippet.is_empty() {
-                    format!("status {}", obs.status)
-                } else {
-                    format!("status {} with body {snippet}", obs.status)
-                },
-            )]);
+            push(
+                format!("{at}/status"),
+                vec![(
+                    s.to_string(),
+                    if snippet.is_empty() {
+                        format!("status {}", obs.status)
+                    } else {
+                        format!("status {} with body {snippet}", obs.status)
+                    },
+                )],
+            );
         }
     }
     for (name, m) in &e.headers {
         let v = obs.header(name).map(Value::String);
-        push(check_matcher(
-            &format!("header {}", name.to_ascii_lowercase()),
-            m,
-            v.as_ref(),
-            Source::Text,
-            b,
-        )?);
+        push(
+            format!("{at}/headers/{}", escape(name)),
+            check_matcher(
+                &format!("header {}", name.to_ascii_lowercase()),
+                m,
+                v.as_ref(),
+                Source::Text,
+                b,
+            )?,
+        );
     }
     let json = if e.schema.is_some() || !e.json.is_empty() {
         Some(obs.json())
@@ -315,27 +350,31 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
     };
     if let Some(name) = &e.schema {
         match json.as_ref().expect("parsed above") {
-            Err(why) => push(vec![(format!("body matches schema {name}"), why.clone())]),
+            Err(why) => push(
+                format!("{at}/schema"),
+                vec![(format!("body matches schema {name}"), why.to_string())],
+            ),
             Ok(doc) => {
                 if let Err(errs) = crate::spec::check(name, doc) {
-                    push(vec![(
-                        format!("body matches schema {name}"),
-                        errs.join("; "),
-                    )]);
+                    push(
+                        format!("{at}/schema"),
+                        vec![(format!("body matches schema {name}"), errs.join("; "))],
+                    );
                 }
             }
         }
     }
     for (pointer, m) in e.json.iter() {
+        let here = format!("{at}/json/{}", escape(pointer));
         match json.as_ref().expect("parsed above") {
-            Err(why) => push(vec![(format!("{pointer} (JSON body)"), why.clone())]),
-            Ok(doc) => push(check_matcher(
-                pointer,
-                m,
-                doc.pointer(pointer),
-                Source::Json,
-                b,
-            )?),
+            Err(why) => push(
+                here,
+                vec![(format!("{pointer} (JSON body)"), why.to_string())],
+            ),
+            Ok(doc) => push(
+                here,
+                check_matcher(pointer, m, doc.pointer(pointer), Source::Json, b)?,
+            ),
         }
     }
     if let Some(l) = &e.location {
@@ -351,41 +390,56 @@ pub fn check_expect(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Res
                         ))
             });
             if !ok {
-                push(vec![(
-                    format!("Location is {uri} plus a query"),
-                    loc.clone()
-                        .map_or(format!("no Location (status {})", obs.status), |l| {
-                            format!("Location {l}")
-                        }),
-                )]);
+                push(
+                    format!("{at}/location/redirect_uri"),
+                    vec![(
+                        format!("Location is {uri} plus a query"),
+                        loc.clone()
+                            .map_or(format!("no Location (status {})", obs.status), |l| {
+                                format!("Location {l}")
+                            }),
+                    )],
+                );
             }
         }
         if let Some(uri) = &l.not_redirect_uri {
             let uri = b.render_text(uri)?;
             if let Some(lv) = loc.as_deref().filter(|lv| lv.starts_with(&uri)) {
-                push(vec![(
-                    format!("Location does not start with {uri}"),
-                    format!("Location {lv}"),
-                )]);
+                push(
+                    format!("{at}/location/not_redirect_uri"),
+                    vec![(
+                        format!("Location does not start with {uri}"),
+                        format!("Location {lv}"),
+                    )],
+                );
             }
         }
         for (param, m) in &l.query {
             let v = obs.location_param(param).map(Value::String);
-            push(check_matcher(
-                &format!("Location query {param}"),
-                m,
-                v.as_ref(),
-                Source::Text,
-                b,
-            )?);
+            push(
+                format!("{at}/location/query/{}", escape(param)),
+                check_matcher(
+                    &format!("Location query {param}"),
+                    m,
+                    v.as_ref(),
+                    Source::Text,
+                    b,
+                )?,
+            );
         }
     }
     if let Some(m) = &e.body {
         let v = Value::String(obs.text());
-        push(check_matcher("body", m, Some(&v), Source::Text, b)?);
+        push(
+            format!("{at}/body"),
+            check_matcher("body", m, Some(&v), Source::Text, b)?,
+        );
     }
     if !e.any_of.is_empty() {
-        push(check_alternatives(step, &e.any_of, obs, b)?);
+        push(
+            format!("{at}/any_of"),
+            check_alternatives(step, &e.any_of, obs, b, at)?,
+        );
     }
     Ok(findings)
 }
@@ -397,10 +451,11 @@ fn check_alternatives(
     alternatives: &[Expect],
     obs: &Observed,
     b: &Bindings,
+    at: &str,
 ) -> Result<Vec<(String, String)>> {
     let mut missed = Vec::with_capacity(alternatives.len());
-    for alternative in alternatives {
-        let findings = check_expect(step, alternative, obs, b)?;
+    for (k, alternative) in alternatives.iter().enumerate() {
+        let findings = check_expect(step, alternative, obs, b, &format!("{at}/any_of/{k}"))?;
         if findings.is_empty() {
             return Ok(Vec::new());
         }
@@ -431,7 +486,7 @@ pub fn choice(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Option<St
     if !e.any_of.is_empty() {
         let n = e.any_of.len();
         for (i, alternative) in e.any_of.iter().enumerate() {
-            if check_expect(step, alternative, obs, b).is_ok_and(|f| f.is_empty()) {
+            if check_expect(step, alternative, obs, b, "").is_ok_and(|f| f.is_empty()) {
                 let what = alternative
                     .status
                     .as_ref()
@@ -453,12 +508,19 @@ pub fn choice(step: &str, e: &Expect, obs: &Observed, b: &Bindings) -> Option<St
     }
 }
 
+/// A key as one JSON pointer segment (RFC 6901 5).
+fn escape(key: &str) -> String {
+    crate::cases::escape_pointer(key)
+}
+
 /// For repeated steps: how many responses had each status.
+/// `at` is the step's pointer within its case (`/steps/2`).
 pub fn check_counts(
     step: &str,
     counts: &BTreeMap<String, Matcher>,
     statuses: &[u16],
     b: &Bindings,
+    at: &str,
 ) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     for (status, m) in counts {
@@ -479,6 +541,7 @@ pub fn check_counts(
                 step: step.to_string(),
                 expected,
                 actual: format!("{actual} (statuses: {})", dist.join(", ")),
+                at: Some(format!("{at}/expect_count/{}", escape(status))),
             });
         }
     }
@@ -508,10 +571,13 @@ pub fn captures(
         };
         match v {
             Some(v) => out.push((name.clone(), v)),
+            None if step.capture_optional => {}
             None => findings.push(Finding {
                 step: step_label.to_string(),
                 expected: format!("capture {name} from {what}"),
                 actual: format!("absent (status {})", obs.status),
+                // Relative to the step: the caller knows which step this is.
+                at: Some(format!("/capture/{}", escape(name))),
             }),
         }
     }

@@ -8,9 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use common::{profile, sample_cases, serve, SECRET};
+use common::{profile, sample_cases, SECRET};
 use qoauth_harness::result::Verdict;
 use qoauth_harness::{run, RunOptions};
+use qoauth_testkit::envelope;
+use qoauth_testkit::server::{raw_target, read_request, refused_addr, serve, Served};
 use serde_json::json;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -48,12 +50,7 @@ fn token_app(fault: Fault) -> Router {
         post(move |headers: HeaderMap, body: Bytes| async move {
             let ok = secret_of(&headers, &body).as_deref() == Some(SECRET);
             if !ok && !matches!(fault, Fault::AcceptsWrongSecret) {
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    [("content-type", "application/json")],
-                    json!({"errors": [{"code": "OAUTH-5", "title": "Unauthorized", "status": "401"}]}).to_string(),
-                )
-                    .into_response();
+                return envelope::response(401, "OAUTH-5", "Unauthorized");
             }
             let token_type = if matches!(fault, Fault::TokenTypeMac) { "mac" } else { "bearer" };
             let body = json!({"access_token": "tok-9f8e7d6c5b4a39281706f5e4d3c2b1a0", "token_type": token_type, "expires_in": 21600, "scope": "user_default"}).to_string();
@@ -67,8 +64,8 @@ fn token_app(fault: Fault) -> Router {
 }
 
 async fn run_sample(fault: Fault) -> qoauth_harness::result::RunResult {
-    let addr = serve(token_app(fault)).await;
-    let p = profile(addr, json!({}));
+    let server = serve(token_app(fault)).await;
+    let p = profile(server.addr, json!({}));
     run(&sample_cases(), &p, &RunOptions::default())
         .await
         .expect("run starts")
@@ -142,8 +139,8 @@ async fn a_wrong_token_type_fails_naming_the_pointer() {
 
 #[tokio::test]
 async fn should_breaks_warn_and_info_never_fails() {
-    let addr = serve(token_app(Fault::NoCacheControl)).await;
-    let p = profile(addr, json!({}));
+    let server = serve(token_app(Fault::NoCacheControl)).await;
+    let p = profile(server.addr, json!({}));
     let mk = |id: &str, level: &str| {
         json!({"id": id, "title": "t", "level": level, "refs": [{"doc": "RFC6749", "section": "5.1"}],
                "steps": [{"request": {"method": "POST", "path": "/oauth/token",
@@ -163,12 +160,8 @@ async fn should_breaks_warn_and_info_never_fails() {
 
 #[tokio::test]
 async fn an_unreachable_target_gives_error_verdicts_quickly() {
-    // Bind and drop: nothing listens on the port any more.
-    let addr = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let p = profile(addr, json!({}));
+    // Nothing listens on the port any more.
+    let p = profile(refused_addr(), json!({}));
     let t = Instant::now();
     let r = run(&sample_cases(), &p, &RunOptions::default())
         .await
@@ -191,17 +184,14 @@ async fn an_unreachable_target_gives_error_verdicts_quickly() {
 
 #[tokio::test]
 async fn a_hanging_target_fails_the_answer_invariant_within_the_request_timeout() {
-    // Accepts connections and never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((s, _)) = listener.accept().await {
-            held.push(s);
-        }
-    });
+    // Accepts connections and never answers, nor closes them.
+    let server = raw_target(|held| async move {
+        let _held = held;
+        std::future::pending::<()>().await
+    })
+    .await;
     let p = profile(
-        addr,
+        server.addr,
         json!({"timeouts": {"request_ms": 300, "case_ms": 5000}}),
     );
     let t = Instant::now();
@@ -235,9 +225,9 @@ async fn a_slow_case_hits_the_case_timeout() {
             "{}"
         }),
     );
-    let addr = serve(app).await;
+    let server = serve(app).await;
     let p = profile(
-        addr,
+        server.addr,
         json!({"timeouts": {"request_ms": 2000, "case_ms": 1000}}),
     );
     let cases = common::cases(
@@ -262,39 +252,32 @@ async fn a_slow_case_hits_the_case_timeout() {
 
 /// A raw HTTP/1.1 server that answers every request with `head` and then `chunks`
 /// chunks of 16 KiB (chunked encoding, so no Content-Length announces the size).
-async fn raw_server(head: &'static str, chunks: usize) -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 65536];
-                let _ = s.read(&mut buf).await;
-                if s.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
-                for _ in 0..chunks {
-                    if s.write_all(chunk.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = s.write_all(b"0\r\n\r\n").await;
-            });
+async fn chunked_server(head: &'static str, chunks: usize) -> Served {
+    use tokio::io::AsyncWriteExt;
+    raw_target(move |mut s| async move {
+        read_request(&mut s).await;
+        if s.write_all(head.as_bytes()).await.is_err() {
+            return;
         }
-    });
-    addr
+        let chunk = format!("4000\r\n{}\r\n", "x".repeat(0x4000));
+        for _ in 0..chunks {
+            if s.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        let _ = s.write_all(b"0\r\n\r\n").await;
+    })
+    .await
 }
 
 #[tokio::test]
 async fn an_oversized_streamed_body_is_cut_and_fails_the_answer_invariant() {
-    let addr = raw_server(
+    let server = chunked_server(
         "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n",
         64,
     )
     .await;
-    let p = profile(addr, json!({"max_body_bytes": 65536}));
+    let p = profile(server.addr, json!({"max_body_bytes": 65536}));
     let r = run(&sample_cases(), &p, &RunOptions::default())
         .await
         .unwrap();
@@ -314,8 +297,8 @@ async fn an_oversized_streamed_body_is_cut_and_fails_the_answer_invariant() {
 #[tokio::test]
 async fn an_oversized_declared_body_is_refused_before_reading() {
     let app = Router::new().route("/oauth/token", post(|| async { vec![b'x'; 1 << 20] }));
-    let addr = serve(app).await;
-    let p = profile(addr, json!({"max_body_bytes": 1000}));
+    let server = serve(app).await;
+    let p = profile(server.addr, json!({"max_body_bytes": 1000}));
     let r = run(&sample_cases(), &p, &RunOptions::default())
         .await
         .unwrap();
@@ -353,8 +336,8 @@ async fn a_redirect_loop_is_bounded() {
             "/loop",
             get(|| async { (StatusCode::FOUND, [("location", "/loop")]) }),
         );
-    let addr = serve(app).await;
-    let p = profile(addr, json!({"redirect_limit": 4}));
+    let server = serve(app).await;
+    let p = profile(server.addr, json!({"redirect_limit": 4}));
     let r = run(&login_case(), &p, &RunOptions::default())
         .await
         .unwrap();
@@ -400,8 +383,8 @@ async fn a_login_follows_redirects_with_cookies_until_the_redirect_uri() {
                 (StatusCode::FOUND, [("location", loc)]).into_response()
             }),
         );
-    let addr = serve(app).await;
-    let p = profile(addr, json!({}));
+    let server = serve(app).await;
+    let p = profile(server.addr, json!({}));
     let r = run(&login_case(), &p, &RunOptions::default())
         .await
         .unwrap();
@@ -488,8 +471,8 @@ async fn retry_after_on_429_is_honoured() {
             }
         }),
     );
-    let addr = serve(app).await;
-    let p = profile(addr, json!({}));
+    let server = serve(app).await;
+    let p = profile(server.addr, json!({}));
     let cases: Vec<_> = sample_cases()
         .into_iter()
         .filter(|c| c.id.ends_with("no_store"))
@@ -517,8 +500,8 @@ async fn retry_after_on_429_is_honoured() {
 
 #[tokio::test]
 async fn the_request_budget_stops_the_run_cleanly() {
-    let addr = serve(token_app(Fault::None)).await;
-    let p = profile(addr, json!({"request_budget": 2}));
+    let server = serve(token_app(Fault::None)).await;
+    let p = profile(server.addr, json!({"request_budget": 2}));
     let opts = RunOptions {
         concurrency: 1,
         revoke: false,
@@ -537,8 +520,11 @@ async fn the_request_budget_stops_the_run_cleanly() {
 
 #[tokio::test]
 async fn a_host_outside_allowed_hosts_is_refused() {
-    let addr = serve(token_app(Fault::None)).await;
-    let p = profile(addr, json!({"allowed_hosts": ["tenant.example.com"]}));
+    let server = serve(token_app(Fault::None)).await;
+    let p = profile(
+        server.addr,
+        json!({"allowed_hosts": ["tenant.example.com"]}),
+    );
     let err = run(&sample_cases(), &p, &RunOptions::default())
         .await
         .unwrap_err();
@@ -566,8 +552,8 @@ async fn issued_tokens_are_revoked_at_the_end() {
             }
         }),
     );
-    let addr = serve(app).await;
-    let p = profile(addr, json!({}));
+    let server = serve(app).await;
+    let p = profile(server.addr, json!({}));
     let r = run(&sample_cases(), &p, &RunOptions::default())
         .await
         .unwrap();
@@ -585,18 +571,13 @@ async fn a_500_to_a_request_only_an_info_case_sends_fails_the_case() {
         "/oauth/authorize",
         get(|uri: axum::http::Uri| async move {
             if uri.query().unwrap_or("").contains("state=") {
-                (
-                    StatusCode::BAD_REQUEST,
-                    [("content-type", "application/json")],
-                    json!({"errors": [{"code": "OAUTH-3", "title": "Invalid request", "status": "400"}]}).to_string(),
-                )
-                    .into_response()
+                envelope::response(400, "OAUTH-3", "Invalid request")
             } else {
                 (StatusCode::INTERNAL_SERVER_ERROR, "panicked at 'state'").into_response()
             }
         }),
     );
-    let addr = serve(app).await;
+    let server = serve(app).await;
     let catalogue = qoauth_harness::Catalogue::load(&qoauth_harness::Catalogue::default_dir())
         .expect("catalogue loads");
     let case: Vec<_> = catalogue
@@ -607,9 +588,13 @@ async fn a_500_to_a_request_only_an_info_case_sends_fails_the_case() {
         .collect();
     assert_eq!(case.len(), 1);
     assert_eq!(case[0].level, qoauth_harness::result::Level::Info);
-    let r = run(&case, &profile(addr, json!({})), &RunOptions::default())
-        .await
-        .expect("run starts");
+    let r = run(
+        &case,
+        &profile(server.addr, json!({})),
+        &RunOptions::default(),
+    )
+    .await
+    .expect("run starts");
     let c = verdict_of(&r, "authorize.error_redirect.state_missing");
     assert_eq!(c.verdict, Verdict::Fail, "{:?}", c.reason);
     assert_eq!(c.level, qoauth_harness::result::Level::Must);

@@ -5,8 +5,9 @@ mod common;
 use axum::body::Bytes;
 use axum::routing::post;
 use axum::Router;
-use common::{profile, serve, SECRET};
+use common::{profile, SECRET};
 use qoauth_harness::{run, snapshot, RunOptions};
+use qoauth_testkit::server::serve;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 
@@ -48,8 +49,8 @@ fn cases() -> Vec<Arc<qoauth_harness::Case>> {
 
 #[tokio::test]
 async fn secrets_and_tokens_never_reach_results_and_snapshots_are_stable() {
-    let addr = serve(echo_app()).await;
-    let p = profile(addr, json!({}));
+    let server = serve(echo_app()).await;
+    let p = profile(server.addr, json!({}));
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let s2 = Arc::clone(&seen);
     let opts = RunOptions {
@@ -87,8 +88,8 @@ async fn secrets_and_tokens_never_reach_results_and_snapshots_are_stable() {
 
 #[tokio::test]
 async fn the_second_step_is_redacted_too() {
-    let addr = serve(echo_app()).await;
-    let p = profile(addr, json!({}));
+    let server = serve(echo_app()).await;
+    let p = profile(server.addr, json!({}));
     let mut cs = cases();
     // Drop the failing body check so both steps run.
     let mut c = (*cs[0]).clone();

@@ -7,9 +7,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use common::{profile, sample_cases, serve};
+use common::{profile, sample_cases};
 use qoauth_harness::result::Verdict;
 use qoauth_harness::{dry_run, run, RunOptions};
+use qoauth_testkit::envelope;
+use qoauth_testkit::server::serve;
 use serde_json::json;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -22,11 +24,7 @@ fn counting_app(hits: Arc<AtomicU32>) -> Router {
             let hits = Arc::clone(&hits);
             async move {
                 hits.fetch_add(1, Ordering::SeqCst);
-                (
-                    StatusCode::BAD_REQUEST,
-                    [("content-type", "application/json")],
-                    r#"{"errors":[{"code":"OAUTH-3","title":"Invalid request","status":"400"}]}"#,
-                )
+                envelope::response(400, "OAUTH-3", "Invalid request")
             }
         }),
     )
@@ -35,8 +33,8 @@ fn counting_app(hits: Arc<AtomicU32>) -> Router {
 #[tokio::test]
 async fn dry_run_lists_every_request_and_sends_none() {
     let hits = Arc::new(AtomicU32::new(0));
-    let addr = serve(counting_app(Arc::clone(&hits))).await;
-    let p = profile(addr, json!({}));
+    let server = serve(counting_app(Arc::clone(&hits))).await;
+    let p = profile(server.addr, json!({}));
     let plan = dry_run(&sample_cases(), &p);
     assert_eq!(plan.len(), 3);
     assert!(plan
@@ -44,7 +42,7 @@ async fn dry_run_lists_every_request_and_sends_none() {
         .all(|c| c.requests.len() == 1 && c.skip.is_none() && c.error.is_none()));
     let listed = serde_json::to_string(&plan).unwrap();
     assert!(
-        listed.contains(&format!("http://{addr}/oauth/token")),
+        listed.contains(&format!("{}/oauth/token", server.base_url)),
         "{listed}"
     );
     assert!(!listed.contains(common::SECRET), "{listed}");
@@ -56,8 +54,8 @@ async fn dry_run_lists_every_request_and_sends_none() {
 #[tokio::test]
 async fn the_rate_limit_paces_requests() {
     let hits = Arc::new(AtomicU32::new(0));
-    let addr = serve(counting_app(Arc::clone(&hits))).await;
-    let p = profile(addr, json!({"rate_limit": 20.0}));
+    let server = serve(counting_app(Arc::clone(&hits))).await;
+    let p = profile(server.addr, json!({"rate_limit": 20.0}));
     let cases = common::cases(
         json!({"cases": [{"id": "token.paced.ten", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
         "steps": [{"repeat": 10, "concurrent": true, "request": {"method": "POST", "path": "/oauth/token"}, "expect_count": {"400": {"equals": 10}}}]}]}),
@@ -103,11 +101,11 @@ async fn session_login_replays_cookies_and_headers() {
             },
         ),
     );
-    let addr = serve(app).await;
+    let server = serve(app).await;
     // The profile reads this secret from the environment at load time.
     std::env::set_var("QOAUTH_TEST_CSRF", "Csrf-T0ken-Value");
     let p = profile(
-        addr,
+        server.addr,
         json!({"login": {"mode": "session", "session": {"cookies": {"eas.sid": "S3ss10nCookieValue"}, "headers": {"x-csrf": {"env": "QOAUTH_TEST_CSRF"}}}}}),
     );
     let cases = common::cases(

@@ -7,7 +7,7 @@
 use crate::exec::Executed;
 use crate::rules::Violation;
 use crate::scenario::Scenario;
-use serde_json::json;
+use qoauth_harness::cases::{Expect, Matcher};
 
 /// How much a disagreement matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,7 +43,9 @@ pub fn compare(
                         step: ts.index,
                         expected: format!("error code {:?} as the reference", code(r)),
                         actual: format!("error code {:?}", code(t)),
-                        expect: json!({"status": r.status, "json": {"/errors/0/code": {"equals": code(r)}}}),
+                        expect: Expect::status(r.status)
+                            .with_json("/errors/0/code", Matcher::equals(code(r))),
+                        expect_count: Default::default(),
                         pre: Vec::new(),
                     },
                 ));
@@ -66,7 +68,8 @@ pub fn compare(
             step: ts.index,
             expected: format!("status {} as the reference", r.status),
             actual: format!("status {}", t.status),
-            expect: json!({ "status": r.status }),
+            expect: Expect::status(r.status),
+            expect_count: Default::default(),
             pre: Vec::new(),
         };
         if worst.as_ref().is_none_or(|(c, _)| class > *c) {

@@ -21,7 +21,6 @@ mod runner;
 mod scenario;
 mod transcript;
 
-pub use casefile::validate as validate_case_file;
 pub use runner::{default_out_dir, regressions_dir, Found, Options};
 
 use anyhow::{anyhow, Context, Result};

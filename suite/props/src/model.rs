@@ -11,6 +11,7 @@ use crate::rules::{Verdict, Violation};
 use crate::scenario::{Carrier, Req, Scenario, Step};
 use proptest::prelude::*;
 use proptest_state_machine::ReferenceStateMachine;
+use qoauth_harness::cases::{Expect as CaseExpect, Matcher};
 use serde_json::{json, Value};
 use std::sync::RwLock;
 
@@ -559,6 +560,15 @@ fn send(n: usize, what: &str, req: Req, capture: Vec<(String, String)>) -> Step 
     }
 }
 
+/// The statuses a case accepts where the model predicts success or refusal.
+const SUCCESS: &[u16] = &[200, 201, 204];
+const REFUSED: &[u16] = &[400, 401];
+
+/// A login the model expects to succeed: its redirect carries a code.
+fn code_issued() -> CaseExpect {
+    CaseExpect::default().with_location_query("code", Matcher::present())
+}
+
 /// Runs the model beside the observations: the first step whose outcome it rules out
 /// is the divergence. Unknown states take whatever the target did.
 pub fn compare(ops: &[Op], ex: &Executed) -> Verdict {
@@ -584,29 +594,22 @@ pub fn compare(ops: &[Op], ex: &Executed) -> Verdict {
         };
         if diverged {
             let (expected, expect) = match (pred, op) {
-                (Expect::Success, Op::Authorize { .. }) => (
-                    "a login that returns a code".to_string(),
-                    json!({"location": {"query": {"code": {"present": true}}}}),
-                ),
-                (Expect::Success, _) => (
-                    "success (2xx)".to_string(),
-                    json!({"status": [200, 201, 204]}),
-                ),
+                (Expect::Success, Op::Authorize { .. }) => {
+                    ("a login that returns a code".to_string(), code_issued())
+                }
+                (Expect::Success, _) => ("success (2xx)".to_string(), CaseExpect::status(SUCCESS)),
                 _ => (
                     "refusal (400 or 401)".to_string(),
-                    json!({"status": [400, 401]}),
+                    CaseExpect::status(REFUSED),
                 ),
             };
             let mut pre = Vec::new();
             let mut m2 = Model::default();
             for (j, op2) in ops.iter().enumerate().take(i) {
                 match (m2.predict(op2), op2) {
-                    (Expect::Success, Op::Authorize { .. }) => pre.push((
-                        j,
-                        json!({"location": {"query": {"code": {"present": true}}}}),
-                    )),
-                    (Expect::Success, _) => pre.push((j, json!({"status": [200, 201, 204]}))),
-                    (Expect::Refused, _) => pre.push((j, json!({"status": [400, 401]}))),
+                    (Expect::Success, Op::Authorize { .. }) => pre.push((j, code_issued())),
+                    (Expect::Success, _) => pre.push((j, CaseExpect::status(SUCCESS))),
+                    (Expect::Refused, _) => pre.push((j, CaseExpect::status(REFUSED))),
                     (Expect::Either, _) => {}
                 }
                 let o2 = ex.step(j).and_then(|r| r.last());
@@ -621,6 +624,7 @@ pub fn compare(ops: &[Op], ex: &Executed) -> Verdict {
                 expected: format!("step {i} ({op:?}): the model expects {expected}"),
                 actual: format!("status {}", o.status),
                 expect,
+                expect_count: Default::default(),
                 pre,
             }));
         }

@@ -5,10 +5,12 @@
 use crate::exec::{Executed, Stop};
 use crate::gen;
 use crate::scenario::{Scenario, Step};
+use qoauth_harness::cases::{Expect, Matcher};
 use qoauth_harness::exec::{Prepared, RawExchange, Transport};
 use qoauth_harness::profile::Profile;
 use qoauth_harness::verdict::Observed;
-use serde_json::{json, Value};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Statuses a case file accepts as "not a server error": every status a conforming
 /// server plausibly sends on these endpoints.
@@ -26,9 +28,12 @@ pub struct Violation {
     /// What was seen; raw, redacted before it is reported.
     pub actual: String,
     /// The case-format `expect` of that step.
-    pub expect: Value,
+    pub expect: Expect,
+    /// The step's `expect_count`: how many of a repeated step's answers may have each
+    /// status, for rules about racing requests.
+    pub expect_count: BTreeMap<String, Matcher>,
     /// Expectations earlier steps must meet for the case to reach the failing one.
-    pub pre: Vec<(usize, Value)>,
+    pub pre: Vec<(usize, Expect)>,
 }
 
 /// What a check concluded.
@@ -55,6 +60,7 @@ pub fn invariants(ex: &Executed, profile: &Profile) -> Option<Box<Violation>> {
                     expected: format!("invariant {} ({})", b.name, b.clause),
                     actual: b.detail,
                     expect: b.expect,
+                    expect_count: BTreeMap::new(),
                     pre: Vec::new(),
                 }));
             }
@@ -110,13 +116,14 @@ fn broken(
     step: usize,
     expected: impl Into<String>,
     actual: impl Into<String>,
-    expect: Value,
+    expect: Expect,
 ) -> Verdict {
     Verdict::Broken(Box::new(Violation {
         step,
         expected: expected.into(),
         actual: actual.into(),
         expect,
+        expect_count: BTreeMap::new(),
         pre: Vec::new(),
     }))
 }
@@ -143,19 +150,14 @@ pub fn no_server_error(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
                 *step,
                 "a complete response within the request timeout",
                 error.to_string(),
-                json!({"status": NON_5XX}),
+                Expect::status(NON_5XX),
             );
         }
     }
     for (i, e) in exchanges(ex) {
         if let Some(o) = &e.response {
             if o.status >= 500 {
-                return broken(
-                    i,
-                    "a status below 500",
-                    snippet(o),
-                    json!({"status": NON_5XX}),
-                );
+                return broken(i, "a status below 500", snippet(o), Expect::status(NON_5XX));
             }
         }
     }
@@ -175,18 +177,18 @@ pub fn error_envelope(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
             continue;
         }
         let status = o.status.to_string();
-        let expect = json!({
-            "status": o.status,
-            "schema": "Errors",
-            "json": {"/errors/0/status": {"equals": status}, "/errors/0/code": {"type": "string"}, "/errors/0/title": {"type": "string"}}
-        });
+        let expect = Expect::status(o.status)
+            .with_schema("Errors")
+            .with_json("/errors/0/status", Matcher::equals(status.as_str()))
+            .with_json("/errors/0/code", Matcher::of_type("string"))
+            .with_json("/errors/0/title", Matcher::of_type("string"));
         let doc = match o.json() {
             Ok(d) => d,
             Err(why) => {
                 return broken(
                     i,
                     format!("an Errors envelope with status \"{status}\""),
-                    why,
+                    why.to_string(),
                     expect,
                 )
             }
@@ -209,8 +211,10 @@ pub fn error_envelope(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
         for (n, item) in list.iter().enumerate() {
             let st = item.get("status");
             if st.and_then(Value::as_str) != Some(status.as_str()) {
-                let mut expect = expect.clone();
-                expect["json"][format!("/errors/{n}/status")] = json!({"equals": status});
+                let expect = expect.clone().with_json(
+                    format!("/errors/{n}/status"),
+                    Matcher::equals(status.as_str()),
+                );
                 return broken(
                     i,
                     format!("/errors/{n}/status equals \"{status}\""),
@@ -248,9 +252,16 @@ fn token_successes(ex: &Executed) -> impl Iterator<Item = (usize, &Observed)> {
 /// Every 200 from /oauth/token matches `oauth-token-response`.
 pub fn token_schema(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
     for (i, o) in token_successes(ex) {
-        let expect = json!({"status": 200, "schema": "oauth-token-response"});
+        let expect = Expect::status(200).with_schema("oauth-token-response");
         match o.json() {
-            Err(why) => return broken(i, "a body matching oauth-token-response", why, expect),
+            Err(why) => {
+                return broken(
+                    i,
+                    "a body matching oauth-token-response",
+                    why.to_string(),
+                    expect,
+                )
+            }
             Ok(doc) => {
                 if let Err(errs) = qoauth_harness::spec::check("oauth-token-response", &doc) {
                     return broken(
@@ -279,7 +290,7 @@ pub fn token_no_store(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
                 } else {
                     format!("Cache-Control: {cc}")
                 },
-                json!({"status": 200, "headers": {"cache-control": {"contains": "no-store"}}}),
+                Expect::status(200).with_header("cache-control", Matcher::contains("no-store")),
             );
         }
     }
@@ -314,13 +325,24 @@ pub fn token_future_expiry(ctx: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
         let Ok(doc) = o.json() else { continue };
         let expires_in = doc.get("expires_in");
         let expires_at = doc.get("expires_at");
-        let mut expect = json!({"status": 200, "json": {}});
+        let mut expect = Expect::status(200);
         if expires_in.is_some() || expires_at.is_none() {
-            expect["json"]["/expires_in"] = json!({"type": "number", "min": 1});
+            expect = expect.with_json(
+                "/expires_in",
+                Matcher {
+                    min: Some(1.0),
+                    ..Matcher::of_type("number")
+                },
+            );
         }
         if expires_at.is_some() {
-            expect["json"]["/expires_at"] =
-                json!({"type": "string", "matches": year_at_least(year)});
+            expect = expect.with_json(
+                "/expires_at",
+                Matcher {
+                    matches: Some(year_at_least(year)),
+                    ..Matcher::of_type("string")
+                },
+            );
         }
         match expires_in {
             Some(Value::Number(n)) if n.as_f64().is_some_and(|x| x >= 1.0) => {}
@@ -404,7 +426,7 @@ pub fn authorize_registered_redirect(ctx: &Ctx, _: &Scenario, ex: &Executed) -> 
                     registered.join(", ")
                 ),
                 format!("status {} Location {}", o.status, without_query(&loc)),
-                json!({"location": {"not_redirect_uri": not}}),
+                Expect::default().with_not_redirect_uri(not),
             );
         }
     }
@@ -438,7 +460,7 @@ pub fn authorize_returns_state(ctx: &Ctx, _: &Scenario, ex: &Executed) -> Verdic
                     "state {}",
                     got.map_or("absent".to_string(), |g| format!("{g:?}"))
                 ),
-                json!({"location": {"query": {"state": {"equals": state}}}}),
+                Expect::default().with_location_query("state", Matcher::equals(state)),
             );
         }
     }
@@ -490,7 +512,7 @@ pub fn only_matching_verifier(_: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict 
             1,
             "the matching verifier redeems the code (status 200)",
             format!("status {status}"),
-            json!({"status": 200}),
+            Expect::status(200),
         );
     }
     if !matching && status == 200 {
@@ -498,7 +520,7 @@ pub fn only_matching_verifier(_: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict 
             1,
             "a verifier that does not match is refused (400 or 401)",
             "status 200: the code was redeemed",
-            json!({"status": REFUSED}),
+            Expect::status(REFUSED),
         );
     }
     Verdict::Held
@@ -520,8 +542,9 @@ pub fn code_single_use(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
             step: 2,
             expected: "a code redeemed once is refused (400 or 401)".into(),
             actual: "status 200: the code was redeemed twice".into(),
-            expect: json!({"status": REFUSED}),
-            pre: vec![(1, json!({"status": 200}))],
+            expect: Expect::status(REFUSED),
+            expect_count: BTreeMap::new(),
+            pre: vec![(1, Expect::status(200))],
         };
         v.pre.sort_by_key(|p| p.0);
         return Verdict::Broken(Box::new(v));
@@ -553,12 +576,14 @@ pub fn refresh_single_use(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
             step: 3,
             expected: "a rotated-out refresh token is refused (400 or 401)".into(),
             actual: "status 200: the old refresh token worked again".into(),
-            expect: json!({"status": REFUSED}),
+            expect: Expect::status(REFUSED),
+            expect_count: BTreeMap::new(),
             pre: vec![
-                (1, json!({"status": 200})),
+                (1, Expect::status(200)),
                 (
                     2,
-                    json!({"status": 200, "json": {"/refresh_token": {"not_equals": "{{refresh_token}}"}}}),
+                    Expect::status(200)
+                        .with_json("/refresh_token", Matcher::not_equals("{{refresh_token}}")),
                 ),
             ],
         }));
@@ -583,8 +608,9 @@ pub fn revoked_unusable(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
             step: 3,
             expected: "a revoked token is refused (400 or 401)".into(),
             actual: "status 200: the revoked token still worked".into(),
-            expect: json!({"status": REFUSED}),
-            pre: vec![(1, json!({"status": 200})), (2, json!({"status": 200}))],
+            expect: Expect::status(REFUSED),
+            expect_count: BTreeMap::new(),
+            pre: vec![(1, Expect::status(200)), (2, Expect::status(200))],
         }));
     }
     Verdict::Held
@@ -603,8 +629,9 @@ pub fn assertion_single_use(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
             step: 1,
             expected: "a replayed client assertion (same jti) is refused (400 or 401)".into(),
             actual: "status 200: the assertion was accepted twice".into(),
-            expect: json!({"status": REFUSED}),
-            pre: vec![(0, json!({"status": 200}))],
+            expect: Expect::status(REFUSED),
+            expect_count: BTreeMap::new(),
+            pre: vec![(0, Expect::status(200))],
         }));
     }
     Verdict::Held
@@ -665,7 +692,7 @@ pub fn scope_never_widens(ctx: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict {
                     i,
                     format!("granted scope never holds the forbidden {f}"),
                     format!("scope {granted:?}"),
-                    json!({"status": 200, "json": {"/scope": {"not_contains": f}}}),
+                    Expect::status(200).with_json("/scope", Matcher::not_contains(f.as_str())),
                 );
             }
         }
@@ -681,7 +708,8 @@ pub fn scope_never_widens(ctx: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict {
                         i,
                         format!("granted scope within the requested {r:?}"),
                         format!("scope {granted:?}"),
-                        json!({"status": 200, "json": {"/scope": {"matches": subset_regex(&rs)}}}),
+                        Expect::status(200)
+                            .with_json("/scope", Matcher::matches(subset_regex(&rs))),
                     );
                 }
             }
@@ -690,7 +718,8 @@ pub fn scope_never_widens(ctx: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict {
                     i,
                     "offline_access is never granted unless requested",
                     format!("scope {granted:?}"),
-                    json!({"status": 200, "json": {"/scope": {"not_contains": "offline_access"}}}),
+                    Expect::status(200)
+                        .with_json("/scope", Matcher::not_contains("offline_access")),
                 );
             }
             None => {}
@@ -707,7 +736,8 @@ pub fn scope_never_widens(ctx: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict {
                             prev.join(" ")
                         ),
                         format!("scope {granted:?}"),
-                        json!({"status": 200, "json": {"/scope": {"matches": subset_regex(&names)}}}),
+                        Expect::status(200)
+                            .with_json("/scope", Matcher::matches(subset_regex(&names))),
                     );
                 }
             }
@@ -763,9 +793,8 @@ pub fn secrets_not_echoed(ctx: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict {
             let in_header = o.headers.iter().any(|(_, hv)| hv.contains(value.as_str()));
             if in_body || in_header {
                 let template = template_for(ctx, sc, name, value);
-                let mut expect = json!({});
-                if in_body {
-                    expect["body"] = json!({"not_contains": template});
+                let expect = if in_body {
+                    Expect::default().with_body(Matcher::not_contains(template))
                 } else {
                     let h = o
                         .headers
@@ -773,8 +802,8 @@ pub fn secrets_not_echoed(ctx: &Ctx, sc: &Scenario, ex: &Executed) -> Verdict {
                         .find(|(_, hv)| hv.contains(value.as_str()))
                         .map(|(k, _)| k.clone())
                         .unwrap_or_default();
-                    expect["headers"] = json!({ h: {"not_contains": template} });
-                }
+                    Expect::default().with_header(h, Matcher::not_contains(template))
+                };
                 return broken(
                     i,
                     format!("the response never repeats the submitted {name}"),
@@ -806,7 +835,7 @@ fn template_for(ctx: &Ctx, sc: &Scenario, name: &str, value: &str) -> String {
     }
 }
 
-fn race(ex: &Executed, step: usize, what: &str, pre: Vec<(usize, Value)>) -> Verdict {
+fn race(ex: &Executed, step: usize, what: &str, pre: Vec<(usize, Expect)>) -> Verdict {
     let Some((ok, n)) = crate::flows::at_most_one_success(ex, step) else {
         return Verdict::NotApplicable(format!("the racing step did not run ({:?})", ex.stop));
     };
@@ -815,7 +844,14 @@ fn race(ex: &Executed, step: usize, what: &str, pre: Vec<(usize, Value)>) -> Ver
             step,
             expected: format!("at most one of {n} racing {what} succeeds"),
             actual: format!("{ok} of {n} got status 200"),
-            expect: json!({"expect_count": {"200": {"max": 1}}}),
+            expect: Expect::default(),
+            expect_count: BTreeMap::from([(
+                "200".to_string(),
+                Matcher {
+                    max: Some(1.0),
+                    ..Matcher::default()
+                },
+            )]),
             pre,
         }));
     }
@@ -860,6 +896,6 @@ pub fn refresh_race(_: &Ctx, _: &Scenario, ex: &Executed) -> Verdict {
         ex,
         2,
         "refreshes of one refresh token",
-        vec![(1, json!({"status": 200}))],
+        vec![(1, Expect::status(200))],
     )
 }

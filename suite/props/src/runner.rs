@@ -165,14 +165,16 @@ pub(crate) fn run_property(sh: &Shared<'_>, prop: &Property) -> (CaseResult, Fou
         };
         (ex, v, None)
     };
+    let strategy = (prop.strategy)(&sh.vocab);
     run_with_judge(
         sh,
-        prop.name,
-        prop.level,
-        &(prop.strategy)(&sh.vocab),
-        &judge,
-        result,
-        found,
+        &Drive {
+            name: prop.name,
+            level: prop.level,
+            strategy: &strategy,
+            judge: &judge,
+        },
+        (result, found),
         t0,
     )
 }
@@ -260,7 +262,13 @@ pub(crate) fn run_differential(sh: &Shared<'_>) -> (CaseResult, Found) {
             Some((c, v)) => (ex, Rule::Broken(Box::new(v)), Some(c)),
         }
     };
-    let (mut r, f) = run_with_judge(sh, name, Level::Must, &strategy, &judge, result, found, t0);
+    let drive = Drive {
+        name,
+        level: Level::Must,
+        strategy: &strategy,
+        judge: &judge,
+    };
+    let (mut r, f) = run_with_judge(sh, &drive, (result, found), t0);
     if let Ok(l) = info.lock() {
         if !l.is_empty() {
             r.records
@@ -270,17 +278,28 @@ pub(crate) fn run_differential(sh: &Shared<'_>) -> (CaseResult, Found) {
     (r, f)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One property as the runner drives it: what it generates and how each input is judged.
+struct Drive<'a> {
+    name: &'a str,
+    level: Level,
+    strategy: &'a BoxedStrategy<Input>,
+    judge: &'a Judge<'a>,
+}
+
+/// Runs a property to its result; `so_far` is the result and findings it starts from.
 fn run_with_judge(
     sh: &Shared<'_>,
-    name: &str,
-    level: Level,
-    strategy: &BoxedStrategy<Input>,
-    judge: &Judge<'_>,
-    mut result: CaseResult,
-    mut found: Found,
+    drive: &Drive<'_>,
+    so_far: (CaseResult, Found),
     t0: Instant,
 ) -> (CaseResult, Found) {
+    let Drive {
+        name,
+        level,
+        strategy,
+        judge,
+    } = *drive;
+    let (mut result, mut found) = so_far;
     let opts = sh.opts;
     let failure_persistence = opts.regressions.as_ref().map(|dir| {
         let _ = std::fs::create_dir_all(dir);
@@ -464,6 +483,7 @@ fn report_failure(
         |s| s.name().to_string(),
     );
     result.findings = vec![Finding {
+        at: None,
         step: step_label,
         expected: redactor.text(&f.violation.expected),
         actual: redactor.text(&f.violation.actual),
@@ -494,7 +514,11 @@ fn report_failure(
             f.input.scenario.endpoint(),
         ),
     };
-    let written = casefile::write(&sh.opts.out_dir, name, sh.seed, &file);
+    let written = qoauth_harness::write_case_file(
+        &sh.opts.out_dir,
+        &casefile::file_name(name, sh.seed),
+        &file,
+    );
     let where_ = match &written {
         Ok(p) => {
             found.case_file = Some(p.clone());

@@ -4,7 +4,9 @@
 //! Secrets stay templates (`{{clients.confidential.secret}}`) and signed or random values
 //! stay generators, which keeps shrunk scenarios printable and case files shareable.
 
-use serde_json::{json, Map, Value};
+use qoauth_harness::cases::{self, Capture, Login, Request};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Where a request's parameters travel, and how they are encoded.
@@ -86,65 +88,62 @@ impl Req {
         }
     }
 
-    /// The request as a case-format `request` object.
-    pub fn to_case(&self) -> Value {
-        let mut r = Map::new();
-        r.insert("method".into(), Value::String(self.method.clone()));
-        r.insert("path".into(), Value::String(self.path.clone()));
-        let mut headers = Map::new();
-        for (k, v) in &self.headers {
-            headers.insert(k.clone(), Value::String(v.clone()));
-        }
+    /// The request as a case-format `request`.
+    pub fn to_case(&self) -> Request {
+        let mut r = Request {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            headers: self.headers.iter().cloned().collect(),
+            ..Request::default()
+        };
         let has_dup = {
             let mut seen = std::collections::HashSet::new();
             self.params.iter().any(|(k, _)| !seen.insert(k.as_str()))
         };
         match &self.carrier {
             Carrier::Query if !self.params.is_empty() => {
-                r.insert("query".into(), Value::Object(grouped(&self.params)));
+                r.query = Some(grouped(&self.params));
             }
             Carrier::Query => {}
-            Carrier::RawQuery => {
-                r.insert("raw_query".into(), Value::String(raw_query(&self.params)));
-            }
+            Carrier::RawQuery => r.raw_query = Some(raw_query(&self.params)),
             Carrier::Json if !has_dup => {
-                r.insert(
-                    "json".into(),
-                    Value::Object(self.params.iter().cloned().collect()),
-                );
+                r.json = Some(Value::Object(self.params.iter().cloned().collect()));
             }
             Carrier::Json => {
-                headers
-                    .entry("content-type")
+                r.headers
+                    .entry("content-type".into())
                     .or_insert_with(|| "application/json".into());
-                r.insert("body".into(), Value::String(json_text(&self.params)));
+                r.body = Some(json_text(&self.params));
             }
-            Carrier::Form => {
-                r.insert("form".into(), Value::Object(grouped(&self.params)));
-            }
+            Carrier::Form => r.form = Some(grouped(&self.params)),
             Carrier::JsonAs(ct) => {
                 if let Some(ct) = ct {
-                    headers.insert("content-type".into(), Value::String(ct.clone()));
+                    r.headers.insert("content-type".into(), ct.clone());
                 }
-                r.insert("body".into(), Value::String(json_text(&self.params)));
+                r.body = Some(json_text(&self.params));
             }
             Carrier::FormAs(ct) => {
                 if let Some(ct) = ct {
-                    headers.insert("content-type".into(), Value::String(ct.clone()));
+                    r.headers.insert("content-type".into(), ct.clone());
                 }
-                r.insert("body".into(), Value::String(form_text(&self.params)));
+                r.body = Some(form_text(&self.params));
             }
         }
-        if !headers.is_empty() {
-            r.insert("headers".into(), Value::Object(headers));
-        }
-        Value::Object(r)
+        r
+    }
+}
+
+/// Shrunk inputs print as the case text they become.
+fn write_case_json(f: &mut fmt::Formatter<'_>, value: &impl serde::Serialize) -> fmt::Result {
+    match serde_json::to_string(value) {
+        Ok(text) => f.write_str(&text),
+        Err(_) => Err(fmt::Error),
     }
 }
 
 impl fmt::Debug for Req {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_case())
+        write_case_json(f, &self.to_case())
     }
 }
 
@@ -280,8 +279,8 @@ impl Step {
         }
     }
 
-    /// The step as a case-format object, without expectations.
-    pub fn to_case(&self) -> Value {
+    /// The step as a case-format step, without expectations.
+    pub fn to_case(&self) -> cases::Step {
         match self {
             Step::Login {
                 name,
@@ -290,46 +289,45 @@ impl Step {
                 state,
                 challenge,
                 code_var,
-            } => {
-                let mut l = json!({"client": client, "state": state});
-                if let Some(s) = scope {
-                    l["scope"] = Value::String(s.clone());
-                }
-                if let Some(c) = challenge {
-                    l["code_challenge"] = Value::String(c.clone());
-                }
-                json!({"name": name, "login": l, "capture": {code_var.as_str(): {"location_query": "code"}}})
-            }
+            } => cases::Step {
+                name: Some(name.clone()),
+                login: Some(Login {
+                    state: Some(state.clone()),
+                    scope: scope.clone(),
+                    code_challenge: challenge.clone(),
+                    ..Login::new(client.as_str())
+                }),
+                capture: BTreeMap::from([(
+                    code_var.clone(),
+                    Capture::LocationQuery("code".into()),
+                )]),
+                ..cases::Step::default()
+            },
             Step::Send {
                 name,
                 req,
                 capture,
                 repeat,
                 concurrent,
-            } => {
-                let mut s = json!({"name": name, "request": req.to_case()});
-                if !capture.is_empty() {
-                    let c: Map<String, Value> = capture
-                        .iter()
-                        .map(|(k, p)| (k.clone(), json!({"json": p})))
-                        .collect();
-                    s["capture"] = Value::Object(c);
-                }
-                if let Some(n) = repeat {
-                    s["repeat"] = json!(n);
-                    if *concurrent {
-                        s["concurrent"] = json!(true);
-                    }
-                }
-                s
-            }
+            } => cases::Step {
+                name: Some(name.clone()),
+                request: Some(req.to_case()),
+                capture: capture
+                    .iter()
+                    .map(|(k, p)| (k.clone(), Capture::Json(p.clone())))
+                    .collect(),
+                repeat: *repeat,
+                // The format reads `concurrent` only on a repeated step.
+                concurrent: repeat.is_some() && *concurrent,
+                ..cases::Step::default()
+            },
         }
     }
 }
 
 impl fmt::Debug for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_case())
+        write_case_json(f, &self.to_case())
     }
 }
 
@@ -378,7 +376,11 @@ impl Scenario {
 
 impl fmt::Debug for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let steps: Vec<Value> = self.steps.iter().map(Step::to_case).collect();
-        write!(f, "{}", json!({"let": self.lets_json(), "steps": steps}))
+        let steps: Vec<cases::Step> = self.steps.iter().map(Step::to_case).collect();
+        f.write_str("{\"let\":")?;
+        write_case_json(f, &self.lets_json())?;
+        f.write_str(",\"steps\":")?;
+        write_case_json(f, &steps)?;
+        f.write_str("}")
     }
 }

@@ -11,6 +11,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use qoauth_testkit::paths::{repo_root, scratch_dir};
+use qoauth_testkit::server::{loopback, raw_target_on_thread, read_request, serve_on_thread};
+
 const DEADLINE: Duration = Duration::from_secs(120);
 
 struct Output {
@@ -89,23 +92,11 @@ fn finish(cmd: &mut Command, args: &[&str]) -> Output {
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "qoauth-cli-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch_dir(&format!("cli-{tag}"))
 }
 
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A catalogue of two client_credentials cases: one any conforming server passes, and one
@@ -229,8 +220,19 @@ fn must_failure_exits_1_and_is_reported() {
         out.describe()
     );
     assert!(out.stdout.contains("gate: FAILED"), "{}", out.describe());
+    // The failure names the file and line of the expectation it broke.
+    let file = cases.join("token/cli.json");
+    let line = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(r#""expect": {"status": 418}"#))
+        .unwrap()
+        + 1;
+    let at = format!("at {}:{line}", file.display());
+    assert!(out.stdout.contains(&at), "{at}\n{}", out.describe());
     let junit = std::fs::read_to_string(report.join("junit.xml")).unwrap();
     assert!(junit.contains("<failure"), "{junit}");
+    assert!(junit.contains(&at), "{junit}");
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(report.join("results.json")).unwrap())
             .unwrap();
@@ -710,30 +712,12 @@ fn properties_run_against_the_reference_exits_0_with_property_results() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// Serves `app` on a loopback port on its own runtime until the process ends.
-fn serve_app(app: axum::Router) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    url
-}
-
 /// A tiny server that breaks on the token endpoint (500 with a body that is no OAuth
 /// error) and answers everything else with a proper OAuth error.
 fn broken_server() -> String {
     use axum::http::StatusCode;
     use axum::routing::any;
-    serve_app(
+    serve_on_thread(
         axum::Router::new()
             .route(
                 "/oauth/token",
@@ -892,23 +876,20 @@ fn fuzz_of_the_reference_within_a_small_budget_finds_nothing() {
 /// Counts the connections made to a listener on another loopback address, one the
 /// reference profile's allowed_hosts does not name.
 fn trap() -> (String, std::sync::Arc<AtomicUsize>) {
-    let listener = std::net::TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
-    let url = format!("http://{}/trap", listener.local_addr().unwrap());
     let hits = std::sync::Arc::new(AtomicUsize::new(0));
     let counter = std::sync::Arc::clone(&hits);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            counter.fetch_add(1, Ordering::SeqCst);
-            drop(stream);
-        }
+    let addr = raw_target_on_thread(([127, 0, 0, 2], 0).into(), move |stream| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        drop(stream);
+        async {}
     });
-    (url, hits)
+    (format!("http://{addr}/trap"), hits)
 }
 
 /// A target that answers every request with a redirect to `to`.
 fn redirecting_server(to: String) -> String {
     use axum::http::StatusCode;
-    serve_app(axum::Router::new().fallback(move || {
+    serve_on_thread(axum::Router::new().fallback(move || {
         let to = to.clone();
         async move { (StatusCode::FOUND, [("location", to)], "") }
     }))
@@ -966,29 +947,24 @@ fn no_command_follows_a_redirect_off_the_allowed_hosts() {
 /// A target that accepts connections and then never answers (`drip` false), or answers
 /// with a header and a body of one byte a second (`drip` true).
 fn stalled_server(drip: bool) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 65536];
-                let _ = stream.read(&mut buf);
-                if drip {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n",
-                    );
-                }
-                for _ in 0..600 {
-                    if drip && stream.write_all(b" ").is_err() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_secs(1));
-                }
-            });
+    use tokio::io::AsyncWriteExt;
+    let addr = raw_target_on_thread(loopback(), move |mut stream| async move {
+        read_request(&mut stream).await;
+        if drip {
+            let _ = stream
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n",
+                )
+                .await;
+        }
+        for _ in 0..600 {
+            if drip && stream.write_all(b" ").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-    url
+    format!("http://{addr}")
 }
 
 /// Cases, properties and remote fuzzing each give up on a target that stops answering, with
@@ -1035,5 +1011,139 @@ fn every_command_ends_on_a_stalled_target_and_names_the_stall() {
             out.describe()
         );
     }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The `conformance` test binary cargo built beside this one (`cargo test --workspace`
+/// builds every test target before running any).
+fn conformance_binary() -> PathBuf {
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    std::fs::read_dir(&deps)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("conformance-") && !n.contains('.'))
+        })
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no conformance test binary in {}: run `cargo test -p qoauth`, which builds it",
+                deps.display()
+            )
+        })
+}
+
+/// Trial names libtest printed with `... FAILED`.
+fn failed_trials(stdout: &str) -> std::collections::BTreeSet<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .map(|n| n.trim().to_string())
+        .collect()
+}
+
+/// Issue-level promise of the conformance test: on a target it has never seen (no
+/// snapshots), a trial fails exactly when its case's verdict is a MUST fail or error, and
+/// every snapshot is written for review; run again, the written snapshots hold. The target
+/// is a correct server that chose differently (a variant), and its profile claims a scope
+/// the target grants is forbidden, so some MUST cases truly fail.
+#[test]
+fn conformance_on_a_new_target_fails_exactly_the_must_failures() {
+    let (mut server, base) =
+        start_serve(&["--addr", "127.0.0.1:0", "--variant", "duplicate-first-wins"]);
+    let dir = temp_dir("new-target");
+    let mut profile: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("cases/profiles/reference.json")).unwrap(),
+    )
+    .unwrap();
+    profile["name"] = "new-target".into();
+    profile["base_url"] = base.clone().into();
+    profile["clients"]["confidential"]["forbidden_scopes"] = serde_json::json!(["apps:read"]);
+    // Key paths are relative to the profile's folder, which is now another one.
+    let keys = repo_root().join("cases/profiles");
+    let absolute = |v: &mut serde_json::Value| {
+        let k = v["key_file"].as_str().unwrap().to_string();
+        v["key_file"] = path_str(&keys.join(k)).into();
+    };
+    absolute(&mut profile["clients"]["assertion"]);
+    absolute(&mut profile["unregistered_key"]);
+    for extra in profile["clients"]["assertion"]["extra_keys"]
+        .as_array_mut()
+        .unwrap()
+    {
+        absolute(extra);
+    }
+    let profile_file = dir.join("new-target.json");
+    std::fs::write(&profile_file, profile.to_string()).unwrap();
+
+    // The verdicts, from the command a CI gate runs.
+    let report = dir.join("report");
+    let out = run(&[
+        "run",
+        "--profile",
+        path_str(&profile_file),
+        "--report",
+        path_str(&report),
+    ]);
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("results.json")).unwrap())
+            .unwrap();
+    let cases = results["cases"].as_array().unwrap();
+    let must_failures: std::collections::BTreeSet<String> = cases
+        .iter()
+        .filter(|c| c["level"] == "MUST" && (c["verdict"] == "fail" || c["verdict"] == "error"))
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        must_failures.iter().any(|id| id.contains("scope")),
+        "the lying profile makes scope cases fail: {must_failures:?}"
+    );
+    let judged = cases.iter().filter(|c| c["verdict"] != "skip").count();
+
+    let snapshots = dir.join("snapshots");
+    let conformance = |what: &str| {
+        let out = Command::new(conformance_binary())
+            .env("QOAUTH_PROFILE", &profile_file)
+            .env("QOAUTH_SNAPSHOT_DIR", &snapshots)
+            .env_remove("QOAUTH_TARGET")
+            .env_remove("INSTA_UPDATE")
+            .env("CI", "true")
+            .arg("--test-threads=4")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(
+            failed_trials(&stdout),
+            must_failures,
+            "{what}: the failed trials are the MUST failures and errors\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(101), "{what}: {stdout}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let stderr = conformance("first run, no snapshots");
+    assert!(
+        stderr.contains("no committed snapshots for this target"),
+        "the first run says where it wrote the snapshots: {stderr}"
+    );
+    let written = std::fs::read_dir(snapshots.join("new-target"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        written + must_failures.len(),
+        judged,
+        "every judged case that did not fail a MUST has its snapshot written"
+    );
+    conformance("second run, against the snapshots it wrote");
+    let _ = server.kill();
+    let _ = server.wait();
     std::fs::remove_dir_all(dir).ok();
 }

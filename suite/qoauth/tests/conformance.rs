@@ -8,13 +8,14 @@
 //! case that fails or errs (a broken invariant counts as MUST, whatever the case's level),
 //! with the reason; a warning passes with it printed; skip is reported as ignored with the
 //! reason. Each case's normalized transcript is an insta snapshot under
-//! `reports/snapshots/<profile name>/`. Where that file exists (committed, for the reference)
+//! `reports/snapshots/<profile name>/` (or `$QOAUTH_SNAPSHOT_DIR/<profile name>/`). Where that file exists (committed, for the reference)
 //! drift fails; where it does not (a target seen for the first time), it is written there
 //! for review and the verdict alone decides.
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use qoauth_harness::result::{CaseResult, Level, Verdict};
 use qoauth_harness::{embedded, plan, run, snapshot, Case, Catalogue, Profile, RunOptions};
+use qoauth_testkit::paths::repo_root;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -73,9 +74,13 @@ fn live_profile(target: &Target) -> Result<&'static Profile, String> {
     .map_err(Clone::clone)
 }
 
+/// `reports/snapshots/<profile name>/`, or `QOAUTH_SNAPSHOT_DIR/<profile name>/` when that
+/// is set (snapshots of a tenant kept outside the repository).
 fn snapshot_dir(profile: &Profile) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../reports/snapshots")
+    std::env::var_os("QOAUTH_SNAPSHOT_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("reports/snapshots"))
         .join(&profile.name)
 }
 
@@ -86,11 +91,17 @@ fn describe_failure(r: &CaseResult) -> String {
         r.level,
         r.reason.as_deref().unwrap_or("")
     );
+    if let Some(at) = r.findings.first().and_then(|f| f.at.as_deref()) {
+        s.push_str(&format!("\n  at {at}"));
+    }
     for f in r.findings.iter().skip(1) {
         s.push_str(&format!(
             "\n  {}: expected {}, got {}",
             f.step, f.expected, f.actual
         ));
+        if let Some(at) = &f.at {
+            s.push_str(&format!(" ({at})"));
+        }
     }
     if let Some(refs) = r.refs.first() {
         s.push_str(&format!("\n  clause: {} {}", refs.doc, refs.section));

@@ -4,19 +4,19 @@
 //! serving its matching fixture: nothing may end in `error` (every assertion case is
 //! judged or skipped with a reason), and the gate passes.
 
-use std::path::Path;
-
 use qoauth_harness::result::{Level, Verdict};
 use qoauth_harness::{run, Catalogue, Profile, RunOptions};
 use qoauth_reference::{spawn_varied, Faults, Fixture, Tls, Variant, Variants};
+use qoauth_testkit::paths::repo_root;
+use qoauth_testkit::server::loopback;
 
 async fn check(name: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cases/profiles/examples");
+    let dir = repo_root().join("cases/profiles/examples");
     let fixture = Fixture::from_path(&dir.join(format!("{name}.fixture.json")))
         .unwrap_or_else(|e| panic!("{name}: the fixture loads: {e}"));
     let server = spawn_varied(
         fixture,
-        "127.0.0.1:0".parse().unwrap(),
+        loopback(),
         Tls::None,
         Faults::default(),
         Variants::of([Variant::NoDiscovery]),

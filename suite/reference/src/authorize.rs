@@ -232,7 +232,8 @@ fn validate(s: &AppState, raw: &str) -> Result<AuthRequest, Failure> {
     let plain = q.code_challenge_method.as_deref() == Some("plain") && fault!(s, PkcePlainAccepted);
     // Variant `challenge-optional`: no PKCE at all is a request RFC 7636 4.4.1 lets a server
     // accept; the token endpoint then refuses a code_verifier (RFC 9700 2.1.1 downgrade).
-    let without_pkce = s.varies(crate::variants::Variant::ChallengeOptional)
+    let without_pkce = (s.varies(crate::variants::Variant::ChallengeOptional)
+        || fault!(s, PkceDowngradeAccepted))
         && q.code_challenge.is_none()
         && q.code_challenge_method.is_none();
     match q.code_challenge_method.as_deref() {
@@ -469,7 +470,11 @@ fn proceed(
     s.store.codes.insert(
         h,
         CodeRecord {
-            expires_ms: now + s.reg.code_ttl * 1000,
+            expires_ms: if fault!(s, CodeNeverExpires) {
+                u64::MAX / 2
+            } else {
+                now + s.reg.code_ttl * 1000
+            },
             client: ar.client,
             user: sess.user,
             scope: ar.scope,
@@ -520,7 +525,7 @@ fn html_escape(s: &str) -> String {
     o
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+fn html(s: &AppState, status: StatusCode, body: String) -> Response {
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
     h.insert(
@@ -528,6 +533,9 @@ fn html(status: StatusCode, body: String) -> Response {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if fault!(s, PageFramable) {
+        return r;
+    }
     // The pages are never framed (clickjacking on consent).
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
@@ -576,7 +584,7 @@ pub(crate) async fn login_page(State(s): State<Shared>, req: Request) -> Respons
     if let Err(f) = validate(&s, raw) {
         return f.into_response();
     }
-    html(StatusCode::OK, login_html(&s, raw, None))
+    html(&s, StatusCode::OK, login_html(&s, raw, None))
 }
 
 /// What the login and consent forms share before their own fields: the rate limit (tier 1),
@@ -647,6 +655,7 @@ pub(crate) async fn login_submit(State(s): State<Shared>, req: Request) -> Respo
     let login = fields[1].as_deref().unwrap_or("").trim();
     let Some(user) = s.reg.user_by_hint(login) else {
         return html(
+            &s,
             StatusCode::UNAUTHORIZED,
             login_html(&s, raw, Some("No such user in this tenant.")),
         );
@@ -716,7 +725,7 @@ pub(crate) async fn consent_page(State(s): State<Shared>, req: Request) -> Respo
         html_escape(raw),
         html_escape(&sess.csrf)
     );
-    html(StatusCode::OK, b)
+    html(&s, StatusCode::OK, b)
 }
 
 /// POST /oauth/consent: records the decision in the session (bound by its CSRF token)

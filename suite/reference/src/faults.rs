@@ -133,6 +133,21 @@ mod catalogue {
         ScopeAllowListIgnored "scope-allow-list-ignored" Security
             "client_credentials and impersonation grant any declared scope, on the allow list or not"
             "RFC 6749 3.3 (the server may narrow, never widen); spec oauth-client-credentials-request scope";
+        PkceDowngradeAccepted "pkce-downgrade-accepted" Security
+            "a code issued without a code_challenge is redeemed with any code_verifier"
+            "RFC 9700 2.1.1 (a code_verifier only if a code_challenge was sent)";
+        CodeNeverExpires "code-never-expires" Security
+            "an authorization code is redeemed after its lifetime"
+            "RFC 6749 4.1.2 (the code MUST expire shortly after it is issued)";
+        RefreshNeverExpires "refresh-never-expires" Security
+            "a refresh token is accepted after its lifetime"
+            "RFC 9700 4.14.2 (refresh tokens SHOULD expire)";
+        PageFramable "page-framable" Security
+            "the login and consent pages may be framed: no X-Frame-Options, no CSP frame-ancestors"
+            "RFC 9700 4.16 (clickjacking)";
+        RefreshAssertionUnverified "refresh-assertion-unverified" Security
+            "the refresh grant takes a client assertion without verifying it"
+            "RFC 7523 3 (MUST reject an invalid signature); RFC 6749 6 (authenticate the client)";
         RefreshClientNotBound "refresh-client-not-bound" Security
             "a refresh token is accepted from a client it was not issued to"
             "RFC 6749 6, 10.4";
@@ -179,6 +194,12 @@ mod catalogue {
             "the successful authorization redirect omits state"
             "RFC 6749 4.1.2 (state REQUIRED if present in the request)";
         // Protocol.
+        NarrowedScopeUnstated "narrowed-scope-unstated" Protocol
+            "a scope request beyond the allow list is narrowed, and the answer leaves scope out"
+            "RFC 6749 3.3, 5.1 (scope REQUIRED when it differs from the request)";
+        TierBelowAllowance "tier-below-allowance" Protocol
+            "rate limits at a quarter of the documented tiers: 250 a minute for authorize, 25 for token and revoke"
+            "spec GET /oauth/authorize x-qlik-tier; spec POST /oauth/revoke x-qlik-tier";
         ErrorRedirectDropsState "error-redirect-drops-state" Protocol
             "error redirects omit state"
             "RFC 6749 4.1.2.1";

@@ -906,7 +906,7 @@ mod tests {
     #[test]
     fn default_fixture_loads() {
         let f = Fixture::default_fixture();
-        assert_eq!(f.spec().clients.len(), 6);
+        assert_eq!(f.spec().clients.len(), 7);
         assert!(f.registry.client("web-assertion").unwrap().1.auth_jwt);
     }
 }

@@ -18,6 +18,7 @@
 mod faults;
 mod app;
 mod authorize;
+mod client_auth;
 pub mod errors;
 pub mod fixture;
 #[cfg(feature = "faults")]
@@ -27,6 +28,7 @@ mod ratelimit;
 mod scope;
 mod server;
 mod store;
+mod time_format;
 mod token;
 pub mod variants;
 mod varied;

@@ -82,15 +82,22 @@ impl RateLimiter {
         (w, retry.max(1))
     }
 
-    pub fn check_client(&self, client: u32, tier: Tier, now_s: u64) -> Result<(), u64> {
+    /// `cap` lowers the configured limit (`u64::MAX` leaves it).
+    pub fn check_client(&self, client: u32, tier: Tier, now_s: u64, cap: u64) -> Result<(), u64> {
         let (w, retry) = self.window(now_s);
         let (windows, limits) = &self.clients[client as usize];
-        windows[tier as usize].hit(w, limits[tier as usize], retry)
+        windows[tier as usize].hit(w, limits[tier as usize].min(cap), retry)
     }
 
-    pub fn check_peer(&self, peer: Option<IpAddr>, tier: Tier, now_s: u64) -> Result<(), u64> {
+    pub fn check_peer(
+        &self,
+        peer: Option<IpAddr>,
+        tier: Tier,
+        now_s: u64,
+        cap: u64,
+    ) -> Result<(), u64> {
         let (w, retry) = self.window(now_s);
-        let limit = self.default_limits[tier as usize];
+        let limit = self.default_limits[tier as usize].min(cap);
         let mut m = lock(&self.peers);
         let slot = &mut m.entry(peer).or_insert([(w, 0); 2])[tier as usize];
         if slot.0 != w {

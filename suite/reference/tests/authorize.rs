@@ -1,8 +1,9 @@
 //! GET /oauth/authorize and the built-in identity provider, through HTTP.
 
-mod common;
-
-use common::*;
+use qoauth_testkit::envelope::expect_error;
+use qoauth_testkit::pkce;
+use qoauth_testkit::reference::*;
+use qoauth_testkit::request::*;
 use serde_json::json;
 
 async fn authorize(client: &reqwest::Client, base: &str, query: &str) -> reqwest::Response {
@@ -16,7 +17,7 @@ async fn authorize(client: &reqwest::Client, base: &str, query: &str) -> reqwest
 #[tokio::test]
 async fn unknown_client_or_redirect_gets_400_and_no_redirect() {
     let srv = start().await;
-    let (_, ch) = pkce();
+    let (_, ch) = pkce::pair();
     let cases = [
         authorize_query("nobody", PUBLIC_REDIRECT, "user_default", &ch, None),
         authorize_query(
@@ -92,7 +93,7 @@ fn assert_error_redirect(r: &reqwest::Response, redirect: &str, error: &str) {
 #[tokio::test]
 async fn other_errors_redirect_with_error_code_detail_and_state() {
     let srv = start().await;
-    let (_, ch) = pkce();
+    let (_, ch) = pkce::pair();
     let base = authorize_query(
         PUBLIC_ID,
         PUBLIC_REDIRECT,
@@ -150,7 +151,7 @@ async fn other_errors_redirect_with_error_code_detail_and_state() {
 #[tokio::test]
 async fn raw_unencoded_queries_like_real_clients() {
     let srv = start().await;
-    let (verifier, ch) = pkce();
+    let (verifier, ch) = pkce::pair();
     // [API]/[TS]: sorted keys, raw https://, a raw space between scopes; [PY]: `+`.
     for scope in [
         "user_default%20offline_access",
@@ -179,7 +180,7 @@ async fn raw_unencoded_queries_like_real_clients() {
 async fn login_page_then_session_cookie() {
     let srv = start().await;
     let c = http_with_cookies();
-    let (verifier, ch) = pkce();
+    let (verifier, ch) = pkce::pair();
     let q = authorize_query(PUBLIC_ID, PUBLIC_REDIRECT, "user_default", &ch, None);
     let r = authorize(&c, &srv.base_url, &q).await;
     assert_eq!(r.status(), 302);
@@ -229,7 +230,7 @@ async fn login_page_then_session_cookie() {
     .await;
     assert_eq!(t.status(), 200);
     // The session signs the next request in without a form.
-    let (_, ch2) = pkce();
+    let (_, ch2) = pkce::pair();
     let r = authorize(
         &c,
         &srv.base_url,
@@ -246,7 +247,7 @@ async fn login_page_then_session_cookie() {
 #[tokio::test]
 async fn login_hint_auto_login_and_its_switch() {
     let srv = start().await;
-    let (_, ch) = pkce();
+    let (_, ch) = pkce::pair();
     let r = authorize(
         &http(),
         &srv.base_url,
@@ -303,7 +304,7 @@ async fn login_hint_auto_login_and_its_switch() {
 #[tokio::test]
 async fn prompt_none_without_session_is_login_required() {
     let srv = start().await;
-    let (_, ch) = pkce();
+    let (_, ch) = pkce::pair();
     let q = format!(
         "{}&prompt=none",
         authorize_query(PUBLIC_ID, PUBLIC_REDIRECT, "user_default", &ch, None)
@@ -317,7 +318,7 @@ async fn prompt_none_without_session_is_login_required() {
 async fn prompt_none_with_session_and_prompt_login_and_max_age() {
     let srv = start().await;
     let c = http_with_cookies();
-    let (_, ch) = pkce();
+    let (_, ch) = pkce::pair();
     let hinted = authorize_query(
         PUBLIC_ID,
         PUBLIC_REDIRECT,
@@ -350,7 +351,7 @@ async fn prompt_none_with_session_and_prompt_login_and_max_age() {
 async fn consent_required_clients_ask_once() {
     let srv = start().await;
     let c = http_with_cookies();
-    let (verifier, ch) = pkce();
+    let (verifier, ch) = pkce::pair();
     let q = authorize_query(
         CONSENT_ID,
         CONSENT_REDIRECT,

@@ -1,14 +1,14 @@
 //! Logs never carry a secret, a code, a token, a verifier or a session cookie, even at
 //! TRACE level and including the HTTP stack's own events.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::*;
+use qoauth_testkit::pkce;
+use qoauth_testkit::reference::*;
+use qoauth_testkit::request::*;
 use serde_json::{json, Value};
 
 #[derive(Clone)]
@@ -95,7 +95,7 @@ async fn logs_hold_no_secret_or_token() {
     let r = post_json(&srv, "/oauth/revoke", &json!({"token": cc["access_token"]})).await;
     assert_eq!(r.status(), 200);
 
-    let (_, ch) = pkce();
+    let (_, ch) = pkce::pair();
     let r = http()
         .get(format!(
             "{}/oauth/authorize?{}",

@@ -1,11 +1,10 @@
 //! Atomicity under concurrency: 200 simultaneous redemptions of one code, and 200
 //! simultaneous rotations of one refresh token, each with exactly one success.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use qoauth_testkit::reference::*;
+use qoauth_testkit::request::*;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
 

@@ -1,10 +1,11 @@
 //! Cross-cutting rules: fixture validation, TLS, body limit, 404/405/415 envelopes, rate
 //! limits, discovery, purging, the in-process router.
 
-mod common;
-
-use common::*;
 use qoauth_reference::{spawn_with, Fixture, Tls};
+use qoauth_testkit::envelope::expect_error;
+use qoauth_testkit::reference::*;
+use qoauth_testkit::request::*;
+use qoauth_testkit::server::loopback;
 use serde_json::{json, Value};
 
 fn fixture_error(edit: impl FnOnce(&mut Value)) -> (String, String) {
@@ -117,7 +118,7 @@ fn fixture_errors_name_the_field() {
     assert!(Fixture::from_json(&v.to_string()).is_ok());
     // The shipped file loads from disk too.
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/default.json");
-    assert_eq!(Fixture::from_path(&p).unwrap().spec().clients.len(), 6);
+    assert_eq!(Fixture::from_path(&p).unwrap().spec().clients.len(), 7);
 }
 
 #[tokio::test]
@@ -452,7 +453,6 @@ async fn discovery_document() {
     let mut claims = assertion_claims(&srv);
     claims["aud"] = json!("https://reference.eu.qlikcloud.com/oauth/token");
     let a = assertion(
-        &srv,
         "assertion-es384.pem",
         jsonwebtoken::Algorithm::ES384,
         Some("assertion-es384"),

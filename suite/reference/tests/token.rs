@@ -1,11 +1,12 @@
 //! POST /oauth/token and POST /oauth/revoke through HTTP, one test per rule.
 
-mod common;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::*;
 use jsonwebtoken::Algorithm;
+use qoauth_testkit::envelope::{assert_errors, expect_error};
+use qoauth_testkit::pkce;
+use qoauth_testkit::reference::*;
+use qoauth_testkit::request::*;
 use serde_json::{json, Value};
 
 fn parse_time(s: &str) -> i128 {
@@ -147,8 +148,8 @@ async fn wrong_secret_is_401_invalid_client_without_echo() {
     let body = r.text().await.unwrap();
     assert!(!body.contains(wrong), "the wrong secret is not echoed");
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["errors"][0]["meta"]["error"], "invalid_client");
-    assert_eq!(v["errors"][0]["status"], "401");
+    let e = assert_errors(&v, 401);
+    assert_eq!(e["meta"]["error"], "invalid_client");
 
     // With Basic, RFC 6749 5.2 asks for WWW-Authenticate.
     let r = http()
@@ -388,7 +389,7 @@ async fn code_checks_verifier_redirect_and_client() {
 
     // A wrong verifier fails and burns the code.
     let (code, verifier) = get_code(&srv, PUBLIC_ID, PUBLIC_REDIRECT, "user_default").await;
-    let (other, _) = pkce();
+    let (other, _) = pkce::pair();
     let r = post_json(
         &srv,
         "/oauth/token",
@@ -561,25 +562,6 @@ async fn refresh_by_another_client_is_refused() {
     srv.shutdown().await;
 }
 
-async fn exchange(
-    srv: &qoauth_reference::RunningServer,
-    client: &str,
-    subject: &str,
-) -> reqwest::Response {
-    post_json(
-        srv,
-        "/oauth/token",
-        &json!({
-            "grant_type":"urn:ietf:params:oauth:grant-type:token-exchange",
-            "client_id": client,
-            "subject_token": subject,
-            "subject_token_type":"urn:ietf:params:oauth:token-type:access_token",
-            "purpose":"websocket",
-        }),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn token_exchange_rules() {
     let srv = start().await;
@@ -733,7 +715,6 @@ async fn impersonation_rules() {
 async fn impersonation_with_a_private_key_jwt() {
     let srv = start().await;
     let a = assertion(
-        &srv,
         "assertion-es384.pem",
         Algorithm::ES384,
         Some("assertion-es384"),
@@ -771,7 +752,6 @@ async fn cc_with_assertion(srv: &qoauth_reference::RunningServer, a: &str) -> re
 async fn client_assertion_accepts_registered_keys_once() {
     let srv = start().await;
     let a = assertion(
-        &srv,
         "assertion-es384.pem",
         Algorithm::ES384,
         Some("assertion-es384"),
@@ -781,7 +761,6 @@ async fn client_assertion_accepts_registered_keys_once() {
     // jti is single use (RFC 7523 3).
     expect_error(cc_with_assertion(&srv, &a).await, 401, "invalid_client").await;
     let a = assertion(
-        &srv,
         "assertion-rs256.pem",
         Algorithm::RS256,
         Some("assertion-rs256"),
@@ -800,7 +779,6 @@ async fn client_assertion_rejections() {
     c["aud"] = json!(format!("{}/oauth/token/", srv.base_url));
     bad.push((
         assertion(
-            &srv,
             "assertion-es384.pem",
             Algorithm::ES384,
             Some("assertion-es384"),
@@ -813,7 +791,6 @@ async fn client_assertion_rejections() {
     c["exp"] = json!(t + 600);
     bad.push((
         assertion(
-            &srv,
             "assertion-es384.pem",
             Algorithm::ES384,
             Some("assertion-es384"),
@@ -826,7 +803,6 @@ async fn client_assertion_rejections() {
     c["exp"] = json!(t - 60);
     bad.push((
         assertion(
-            &srv,
             "assertion-es384.pem",
             Algorithm::ES384,
             Some("assertion-es384"),
@@ -838,7 +814,6 @@ async fn client_assertion_rejections() {
     c["sub"] = json!("someone-else");
     bad.push((
         assertion(
-            &srv,
             "assertion-es384.pem",
             Algorithm::ES384,
             Some("assertion-es384"),
@@ -850,7 +825,6 @@ async fn client_assertion_rejections() {
     c.as_object_mut().unwrap().remove("jti");
     bad.push((
         assertion(
-            &srv,
             "assertion-es384.pem",
             Algorithm::ES384,
             Some("assertion-es384"),
@@ -860,7 +834,6 @@ async fn client_assertion_rejections() {
     ));
     bad.push((
         assertion(
-            &srv,
             "assertion-es384.pem",
             Algorithm::ES384,
             None,
@@ -870,7 +843,6 @@ async fn client_assertion_rejections() {
     ));
     bad.push((
         assertion(
-            &srv,
             "unregistered-es384.pem",
             Algorithm::ES384,
             Some("assertion-es384"),
@@ -880,7 +852,6 @@ async fn client_assertion_rejections() {
     ));
     bad.push((
         assertion(
-            &srv,
             "assertion-es384.pem",
             Algorithm::ES384,
             Some("assertion-rs256"),
@@ -912,7 +883,6 @@ async fn client_assertion_rejections() {
     }
     // An assertion next to a secret is two methods at once.
     let a = assertion(
-        &srv,
         "assertion-es384.pem",
         Algorithm::ES384,
         Some("assertion-es384"),

@@ -3,10 +3,10 @@
 //! answers must differ and the variant's must be the one named. A variant that changed
 //! nothing would pass the latitude matrix without proving anything.
 
-mod common;
-
-use common::*;
 use qoauth_reference::{spawn_varied, Faults, Fixture, RunningServer, Tls, Variant, Variants};
+use qoauth_testkit::reference::*;
+use qoauth_testkit::request::*;
+use qoauth_testkit::server::loopback;
 use serde_json::{json, Value};
 
 async fn start_varied(v: Option<Variant>) -> RunningServer {
@@ -40,20 +40,6 @@ async fn refresh(
         body["client_secret"] = json!(s);
     }
     token(srv, body).await
-}
-
-async fn exchange(srv: &RunningServer, client: &str, subject: &str) -> reqwest::Response {
-    token(
-        srv,
-        json!({
-            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-            "client_id": client,
-            "subject_token": subject,
-            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
-            "purpose": "websocket",
-        }),
-    )
-    .await
 }
 
 async fn revoke(srv: &RunningServer, body: Value) -> reqwest::Response {
@@ -101,7 +87,7 @@ async fn observe(v: Variant, srv: &RunningServer) -> String {
                 claims.as_object_mut().unwrap().remove("jti");
             }
             let kid = (v != AssertionKidOptional).then_some("assertion-es384");
-            let a = assertion(srv, "assertion-es384.pem", jsonwebtoken::Algorithm::ES384, kid, claims);
+            let a = assertion("assertion-es384.pem", jsonwebtoken::Algorithm::ES384, kid, claims);
             let body = json!({"grant_type": "client_credentials", "client_id": ASSERT_ID,
                 "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
                 "client_assertion": a});

@@ -5,7 +5,7 @@
 //! list honest in both directions: a failure outside it fails the gate, and so does an entry
 //! that has expired or whose case no longer fails, so the baseline can only shrink.
 
-use anyhow::{bail, Context};
+use crate::error::{BaselineError, ReportError};
 use qoauth_harness::result::{CaseResult, Level, RunResult, Verdict};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,33 +63,34 @@ pub struct Baseline {
 
 impl Baseline {
     /// Parses a baseline, naming the entry and the field of the first problem.
-    pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let file: BaselineFile = serde_json::from_str(text).context(
-            "expected {\"accepted\": [{\"id\": CASE_ID, \"reason\": TEXT, \"expires\": \"YYYY-MM-DD\" (optional)}]}",
-        )?;
+    pub fn parse(text: &str) -> Result<Self, BaselineError> {
+        let file: BaselineFile =
+            serde_json::from_str(text).map_err(|source| BaselineError::Format { source })?;
         let mut seen = BTreeSet::new();
         let mut entries = Vec::with_capacity(file.accepted.len());
-        for (i, e) in file.accepted.into_iter().enumerate() {
+        for (index, e) in file.accepted.into_iter().enumerate() {
             if e.id.trim().is_empty() {
-                bail!("accepted[{i}].id is empty");
+                return Err(BaselineError::EmptyId { index });
             }
             if e.reason.trim().is_empty() {
-                bail!(
-                    "accepted[{i}] ({}): reason is empty; say why the failure is accepted",
-                    e.id
-                );
+                return Err(BaselineError::EmptyReason { index, id: e.id });
             }
             if !seen.insert(e.id.clone()) {
-                bail!("accepted[{i}] ({}): listed more than once", e.id);
+                return Err(BaselineError::Duplicate { index, id: e.id });
             }
-            let expires = match &e.expires {
+            let expires = match e.expires {
                 None => None,
-                Some(s) => Some(Date::parse(s, DATE_FORMAT).map_err(|err| {
-                    anyhow::anyhow!(
-                        "accepted[{i}] ({}): expires {s:?} is not a YYYY-MM-DD date: {err}",
-                        e.id
-                    )
-                })?),
+                Some(value) => match Date::parse(&value, DATE_FORMAT) {
+                    Ok(date) => Some(date),
+                    Err(source) => {
+                        return Err(BaselineError::Expires {
+                            index,
+                            id: e.id,
+                            value,
+                            source,
+                        })
+                    }
+                },
             };
             entries.push(AcceptedFailure {
                 id: e.id,
@@ -100,10 +101,15 @@ impl Baseline {
         Ok(Self { entries })
     }
 
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read baseline {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("invalid baseline {}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, ReportError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::ReadBaseline {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|source| ReportError::Baseline {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 }
 
@@ -401,6 +407,34 @@ mod tests {
     }
 
     #[test]
+    fn loading_names_the_file_and_keeps_the_entry_as_the_cause() {
+        let dir = crate::tests::temp_dir("baseline");
+        let missing = dir.join("missing.json");
+        let err = Baseline::load(&missing).unwrap_err();
+        assert!(matches!(err, ReportError::ReadBaseline { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with("cannot read baseline "),
+            "{err}"
+        );
+
+        let bad = dir.join("baseline.json");
+        std::fs::write(&bad, r#"{"accepted":[{"id":"a.b","reason":""}]}"#).unwrap();
+        let err = Baseline::load(&bad).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("invalid baseline {}", bad.display())
+        );
+        let cause = std::error::Error::source(&err)
+            .expect("the entry's problem")
+            .to_string();
+        assert!(
+            cause.starts_with("accepted[0] (a.b): reason is empty"),
+            "{cause}"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
     fn bad_baselines_are_rejected_with_the_entry_named() {
         let cases = [
             (
@@ -422,7 +456,7 @@ mod tests {
             (r#"[1,2]"#, "expected"),
         ];
         for (json, needle) in cases {
-            let err = format!("{:#}", Baseline::parse(json).unwrap_err());
+            let err = Baseline::parse(json).unwrap_err().to_string();
             assert!(err.contains(needle), "{json}: {err}");
         }
     }

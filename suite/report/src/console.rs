@@ -73,6 +73,10 @@ pub fn console_summary(run: &RunResult, gate: &Gate) -> String {
                 REASON_LIMIT
             )
         );
+        // Where the failing expectation is written, the way a compiler points at a line.
+        if let Some(at) = c.findings.first().and_then(|f| f.at.as_deref()) {
+            let _ = writeln!(out, "      at {at}");
+        }
     }
 
     let s = &run.stats;
@@ -130,6 +134,10 @@ mod tests {
         assert!(lines[header + 3].starts_with("revoke"));
         assert!(lines[header + 4].starts_with("all"));
         assert!(text.contains("FAIL  token.bad: reason for token.bad"));
+        // The failing matcher's file and line follow the reason.
+        assert!(text.contains(
+            "FAIL  token.bad: reason for token.bad\n      at cases/token/sample.json:12\n"
+        ));
         assert!(text.contains("WARN  revoke.meh: reason for revoke.meh"));
         assert!(text.find("FAIL  token.bad").unwrap() < text.find("WARN  revoke.meh").unwrap());
         assert!(

@@ -205,14 +205,17 @@ fn problem(out: &mut String, case: &CaseResult, gate: &Gate) {
         );
     }
     if !case.findings.is_empty() {
-        out.push_str("<table><tr><th>step</th><th>expected</th><th>actual</th></tr>");
+        out.push_str(
+            "<table><tr><th>step</th><th>expected</th><th>actual</th><th>written at</th></tr>",
+        );
         for f in &case.findings {
             let _ = write!(
                 out,
-                "<tr><td><code>{}</code></td><td class=\"w\"><code>{}</code></td><td class=\"w\"><code>{}</code></td></tr>",
+                "<tr><td><code>{}</code></td><td class=\"w\"><code>{}</code></td><td class=\"w\"><code>{}</code></td><td><code>{}</code></td></tr>",
                 esc(&f.step),
                 esc(&f.expected),
-                esc(&f.actual)
+                esc(&f.actual),
+                esc(f.at.as_deref().unwrap_or(""))
             );
         }
         out.push_str("</table>");
@@ -438,6 +441,7 @@ mod tests {
             .expect("problem block");
         let block = &html[start..start + html[start..].find("</details>").unwrap()];
         assert!(block.contains("status in [400, 401]"));
+        assert!(block.contains("<code>cases/token/sample.json:12</code>"));
         assert!(block.contains("<details><summary>Transcript"));
         assert!(block.contains("&gt; POST /oauth/token"));
         assert!(block.contains("&lt; 200"));

@@ -4,7 +4,7 @@
 //! `:end` markers comes from here, so the index cannot drift from the case files: a test
 //! compares the committed README with what this renders.
 
-use anyhow::{bail, Context};
+use crate::error::ReportError;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -56,31 +56,31 @@ impl Indexed {
 }
 
 /// The README of `cases_dir` as it is and as it should be, in that order.
-pub fn cases_readme(cases_dir: &Path) -> anyhow::Result<(String, String)> {
+pub fn cases_readme(cases_dir: &Path) -> Result<(String, String), ReportError> {
     let cases = load(cases_dir)?;
     let path = cases_dir.join("README.md");
-    let old = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let new = replace(&old, "counts", &counts(&cases))?;
-    let new = replace(&new, "index", &index(&cases))?;
+    let old = std::fs::read_to_string(&path).map_err(|source| ReportError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let new = replace(&old, "counts", &counts(&cases)).map_err(|e| e.at(&path))?;
+    let new = replace(&new, "index", &index(&cases)).map_err(|e| e.at(&path))?;
     Ok((old, new))
 }
 
-fn load(root: &Path) -> anyhow::Result<Vec<Indexed>> {
+fn load(root: &Path) -> Result<Vec<Indexed>, ReportError> {
     let mut files = Vec::new();
     collect(root, root, &mut files)?;
     files.sort();
     let mut out = Vec::new();
     for rel in files {
         let path = root.join(&rel);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let doc: File = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "{}: not a case file (run `qoauth run` to see every error)",
-                path.display()
-            )
+        let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Read {
+            path: path.clone(),
+            source,
         })?;
+        let doc: File =
+            serde_json::from_str(&text).map_err(|source| ReportError::CaseFile { path, source })?;
         let file = rel
             .components()
             .map(|c| c.as_os_str().to_string_lossy())
@@ -105,11 +105,13 @@ fn load(root: &Path) -> anyhow::Result<Vec<Indexed>> {
     Ok(out)
 }
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let entries =
-        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
-    for entry in entries {
-        let path = entry?.path();
+fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ReportError> {
+    let list = |source| ReportError::List {
+        path: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(list)? {
+        let path = entry.map_err(list)?.path();
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -249,19 +251,45 @@ fn index(cases: &[Indexed]) -> String {
     lines.join("\n")
 }
 
+/// A marker `replace` did not find; the README's path is added by [`cases_readme`], which
+/// knows it.
+#[derive(Debug)]
+enum MarkerMissing {
+    Start(&'static str),
+    Unclosed(&'static str),
+    End(&'static str),
+}
+
+impl MarkerMissing {
+    fn at(self, path: &Path) -> ReportError {
+        let path = path.to_path_buf();
+        match self {
+            MarkerMissing::Start(name) => ReportError::MissingMarker {
+                path,
+                marker: format!("<!-- {name}:start -->"),
+            },
+            MarkerMissing::Unclosed(name) => ReportError::UnclosedMarker { path, name },
+            MarkerMissing::End(name) => ReportError::MissingMarker {
+                path,
+                marker: format!("<!-- {name}:end -->"),
+            },
+        }
+    }
+}
+
 /// Replaces what lies between `<!-- NAME:start ... -->` and `<!-- NAME:end -->`.
-fn replace(text: &str, name: &str, body: &str) -> anyhow::Result<String> {
+fn replace(text: &str, name: &'static str, body: &str) -> Result<String, MarkerMissing> {
     let start = format!("<!-- {name}:start");
     let end = format!("\n<!-- {name}:end -->");
-    let Some(a) = text.find(&start) else {
-        bail!("cases/README.md lacks the <!-- {name}:start --> marker");
-    };
-    let Some(open_end) = text[a..].find("-->\n").map(|i| a + i + 4) else {
-        bail!("cases/README.md: the <!-- {name}:start marker is not closed");
-    };
-    let Some(b) = text[open_end..].find(&end).map(|i| open_end + i) else {
-        bail!("cases/README.md lacks the <!-- {name}:end --> marker");
-    };
+    let a = text.find(&start).ok_or(MarkerMissing::Start(name))?;
+    let open_end = text[a..]
+        .find("-->\n")
+        .map(|i| a + i + 4)
+        .ok_or(MarkerMissing::Unclosed(name))?;
+    let b = text[open_end..]
+        .find(&end)
+        .map(|i| open_end + i)
+        .ok_or(MarkerMissing::End(name))?;
     let marker = format!("<!-- {name}:start (generated by `{INDEX_COMMAND}`) -->\n");
     Ok(format!("{}{marker}{body}{}", &text[..a], &text[b..]))
 }
@@ -287,5 +315,22 @@ mod tests {
         );
         assert!(replace("no markers", "counts", "x").is_err());
         assert!(replace("<!-- counts:start -->\nx", "counts", "x").is_err());
+    }
+
+    #[test]
+    fn a_missing_marker_names_the_readme_and_the_marker() {
+        let readme = Path::new("cases/README.md");
+        let err = replace("<!-- index:start -->\nx", "index", "x")
+            .unwrap_err()
+            .at(readme);
+        assert_eq!(
+            err.to_string(),
+            "cases/README.md lacks the <!-- index:end --> marker"
+        );
+        let err = replace("no markers", "counts", "x").unwrap_err().at(readme);
+        assert_eq!(
+            err.to_string(),
+            "cases/README.md lacks the <!-- counts:start --> marker"
+        );
     }
 }

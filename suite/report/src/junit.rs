@@ -13,6 +13,7 @@
 //!   failures there, because they fail the gate too.
 
 use crate::baseline::{format_date, Gate, Offence};
+use crate::error::ReportError;
 use crate::tally::{endpoint_cmp, level_name, sorted_cases, verdict_name};
 use crate::text::{findings_text, transcript_text};
 use qoauth_harness::result::{CaseResult, Level, RunResult, Verdict};
@@ -145,7 +146,7 @@ fn baseline_suite(gate: &Gate) -> Option<TestSuite> {
     Some(suite)
 }
 
-pub fn render_junit(run: &RunResult, gate: &Gate) -> anyhow::Result<String> {
+pub fn render_junit(run: &RunResult, gate: &Gate) -> Result<String, ReportError> {
     let mut by_endpoint: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for case in sorted_cases(run) {
         by_endpoint.entry(&case.endpoint).or_default().push(case);
@@ -168,7 +169,9 @@ pub fn render_junit(run: &RunResult, gate: &Gate) -> anyhow::Result<String> {
     if let Some(suite) = baseline_suite(gate) {
         report.add_test_suite(suite);
     }
-    Ok(report.to_string()?)
+    report
+        .to_string()
+        .map_err(|source| ReportError::Junit { source })
 }
 
 #[cfg(test)]

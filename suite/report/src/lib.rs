@@ -8,6 +8,7 @@
 
 mod baseline;
 mod console;
+mod error;
 mod html;
 mod index;
 mod junit;
@@ -16,12 +17,12 @@ mod results;
 mod tally;
 mod text;
 
-use anyhow::Context;
 use qoauth_harness::result::RunResult;
 use std::path::{Path, PathBuf};
 
 pub use baseline::{Accepted, AcceptedFailure, Baseline, Gate, Offence};
 pub use console::console_summary;
+pub use error::{BaselineError, ReportError};
 pub use html::render_html;
 pub use index::{cases_readme, INDEX_COMMAND};
 pub use junit::render_junit;
@@ -36,9 +37,15 @@ pub const DEFAULT_REPORT_DIR: &str = "reports/latest";
 ///
 /// The gate is optional so reports can be written for runs without a baseline; when given,
 /// accepted failures are marked as such in every format.
-pub fn write_reports(dir: &Path, run: &RunResult, gate: &Gate) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create report directory {}", dir.display()))?;
+pub fn write_reports(
+    dir: &Path,
+    run: &RunResult,
+    gate: &Gate,
+) -> Result<Vec<PathBuf>, ReportError> {
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let files = [
         ("results.json", render_results(run, gate)?),
         ("junit.xml", render_junit(run, gate)?),
@@ -48,7 +55,9 @@ pub fn write_reports(dir: &Path, run: &RunResult, gate: &Gate) -> anyhow::Result
     let mut written = Vec::with_capacity(files.len());
     for (name, body) in files {
         let path = dir.join(name);
-        std::fs::write(&path, body).with_context(|| format!("cannot write {}", path.display()))?;
+        if let Err(source) = std::fs::write(&path, body) {
+            return Err(ReportError::Write { path, source });
+        }
         written.push(path);
     }
     Ok(written)
@@ -127,10 +136,9 @@ pub(crate) mod tests {
         let file = base.join("a-file");
         std::fs::write(&file, "x").unwrap();
         let run = run_of(vec![]);
-        let err = format!(
-            "{:#}",
-            write_reports(&file.join("sub"), &run, &Gate::default()).unwrap_err()
-        );
+        let err = write_reports(&file.join("sub"), &run, &Gate::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot create report directory"), "{err}");
         std::fs::remove_dir_all(base).ok();
     }

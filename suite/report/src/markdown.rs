@@ -85,7 +85,10 @@ pub fn render_markdown(run: &RunResult, gate: &Gate) -> String {
             } else {
                 ""
             };
-            let reason = one_line(c.reason.as_deref().unwrap_or(""), REASON_LIMIT);
+            let mut reason = one_line(c.reason.as_deref().unwrap_or(""), REASON_LIMIT);
+            if let Some(at) = c.findings.first().and_then(|f| f.at.as_deref()) {
+                reason = format!("{reason} (at {at})");
+            }
             let _ = writeln!(
                 out,
                 "| {} | {} | {}{baselined} | {} |",

@@ -2,6 +2,7 @@
 //! the reports) need nothing but this file.
 
 use crate::baseline::{format_date, Gate};
+use crate::error::ReportError;
 use crate::tally::{sorted_cases, Counts};
 use qoauth_harness::result::{CaseResult, RunResult, RunStats, Verdict};
 use serde::{Deserialize, Serialize};
@@ -103,24 +104,28 @@ impl ResultsFile {
     }
 }
 
-pub fn render_results(run: &RunResult, gate: &Gate) -> anyhow::Result<String> {
-    let mut s = serde_json::to_string_pretty(&ResultsFile::new(run, gate))?;
+pub fn render_results(run: &RunResult, gate: &Gate) -> Result<String, ReportError> {
+    let mut s = serde_json::to_string_pretty(&ResultsFile::new(run, gate))
+        .map_err(|source| ReportError::ResultsJson { source })?;
     s.push('\n');
     Ok(s)
 }
 
-pub fn read_results(path: &Path) -> anyhow::Result<ResultsFile> {
-    use anyhow::Context;
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file: ResultsFile = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a results.json file", path.display()))?;
+pub fn read_results(path: &Path) -> Result<ResultsFile, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file: ResultsFile =
+        serde_json::from_str(&text).map_err(|source| ReportError::NotResults {
+            path: path.to_path_buf(),
+            source,
+        })?;
     if file.format != RESULTS_FORMAT {
-        anyhow::bail!(
-            "{} has format {:?}; this version reads {RESULTS_FORMAT:?}",
-            path.display(),
-            file.format
-        );
+        return Err(ReportError::ResultsFormat {
+            path: path.to_path_buf(),
+            found: file.format,
+        });
     }
     Ok(file)
 }
@@ -157,6 +162,7 @@ pub(crate) mod tests {
             reason: (verdict != Verdict::Pass).then(|| format!("reason for {id}")),
             findings: if failing {
                 vec![Finding {
+                    at: Some("cases/token/sample.json:12".into()),
                     step: "0".into(),
                     expected: "status in [400, 401]".into(),
                     actual: "status 200".into(),
@@ -185,6 +191,7 @@ pub(crate) mod tests {
                 }),
                 transport_error: None,
                 elapsed_ms: Some(1.5),
+                times: 1,
             }],
             requests: 1,
             duration_ms: 2.25,
@@ -252,7 +259,7 @@ pub(crate) mod tests {
         let dir = crate::tests::temp_dir("foreign");
         let path = dir.join("results.json");
         std::fs::write(&path, r#"{"hello":1}"#).unwrap();
-        let err = format!("{:#}", read_results(&path).unwrap_err());
+        let err = read_results(&path).unwrap_err().to_string();
         assert!(err.contains("is not a results.json file"), "{err}");
         std::fs::remove_dir_all(dir).ok();
     }

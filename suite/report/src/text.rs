@@ -93,7 +93,12 @@ pub(crate) fn transcript_text(exchanges: &[Exchange]) -> String {
             .elapsed_ms
             .map(|ms| format!(" ({ms:.1} ms)"))
             .unwrap_or_default();
-        let _ = writeln!(out, "### step {}{timing}", ex.step);
+        let times = if ex.times > 1 {
+            format!(" (x{}, identical)", ex.times)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "### step {}{timing}{times}", ex.step);
         let _ = writeln!(out, "> {} {}", ex.request.method, ex.request.target);
         write_headers(&mut out, &ex.request.headers);
         if let Some(body) = &ex.request.body {
@@ -126,9 +131,12 @@ pub(crate) fn transcript_text(exchanges: &[Exchange]) -> String {
 pub(crate) fn findings_text(case: &CaseResult) -> String {
     let mut out = String::new();
     for f in &case.findings {
+        let at =
+            f.at.as_deref()
+                .map_or(String::new(), |at| format!(" (at {at})"));
         let _ = writeln!(
             out,
-            "step {}: expected {}; actual {}",
+            "step {}: expected {}; actual {}{at}",
             f.step, f.expected, f.actual
         );
     }

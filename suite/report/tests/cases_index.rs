@@ -2,11 +2,11 @@
 //! the committed README equal to what the catalogue gives, so a case added without
 //! re-indexing fails here instead of leaving the index wrong.
 
-use std::path::Path;
+use qoauth_testkit::paths::repo_root;
 
 #[test]
 fn cases_readme_index_is_current() {
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cases");
+    let cases = repo_root().join("cases");
     let (old, new) = qoauth_report::cases_readme(&cases).expect("cases/README.md renders");
     if old != new {
         let first = old

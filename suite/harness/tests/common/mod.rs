@@ -1,4 +1,5 @@
-//! Tiny in-test servers and a profile pointing at them.
+//! A profile for the harness's stub servers (served by `qoauth_testkit::server`), and
+//! cases from inline JSON.
 #![allow(dead_code)]
 
 use qoauth_harness::cases::{parse_case_file, Case};
@@ -9,18 +10,6 @@ use std::sync::Arc;
 
 /// The confidential secret of the test profile; tests grep outputs for it.
 pub const SECRET: &str = "s3cr3t-Confidential-Value-0042";
-
-/// Serves `app` on a free loopback port until the test ends.
-pub async fn serve(app: axum::Router) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
-}
 
 /// A profile for a server at `addr`, with short timeouts; `extra` is merged over it.
 pub fn profile(addr: SocketAddr, extra: serde_json::Value) -> Profile {

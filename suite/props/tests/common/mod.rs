@@ -8,10 +8,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
-use base64::Engine as _;
+use qoauth_testkit::pkce::s256;
+use qoauth_testkit::server::Served;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -80,11 +80,6 @@ fn params(body: &[u8], ct: &str) -> HashMap<String, String> {
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect()
     }
-}
-
-fn s256(v: &str) -> String {
-    use sha2::Digest;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(v.as_bytes()))
 }
 
 async fn split(resp: Response) -> Parts {
@@ -317,48 +312,16 @@ async fn layer(State(st): State<Arc<FaultState>>, req: Request, next: Next) -> R
     build(status, &headers, rbody)
 }
 
-/// A running server: the reference app, broken by `fault` (or intact for `None`).
-pub struct Server {
-    pub base_url: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-pub async fn serve(fault: Option<Fault>) -> Server {
+/// Serves the reference app, broken by `fault` (or intact for `None`), until the
+/// returned server is dropped.
+pub async fn serve(fault: Option<Fault>) -> Served {
     let st = Arc::new(FaultState {
         fault,
         ..FaultState::default()
     });
     let app = qoauth_reference::router(qoauth_reference::Fixture::default_fixture())
         .layer(from_fn_with_state(st, layer));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    Server {
-        base_url: format!("http://{addr}"),
-        task,
-    }
-}
-
-/// The reference profile pointed at a server.
-pub fn profile_for(base_url: &str) -> qoauth_harness::Profile {
-    qoauth_harness::profile::reference_profile()
-        .expect("reference profile")
-        .with_base_url(base_url)
-        .expect("base url")
+    qoauth_testkit::server::serve(app).await
 }
 
 /// Cases per property in tests: small by default, raised by QOAUTH_PROPTEST_CASES.
@@ -369,9 +332,7 @@ pub fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// A fresh directory for a test's case files.
+/// A fresh directory for a test's case files (not created: the run creates it).
 pub fn out_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("qoauth-props-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    qoauth_testkit::paths::scratch_path(&format!("props-{name}"))
 }

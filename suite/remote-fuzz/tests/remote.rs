@@ -5,7 +5,12 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use qoauth_fuzzgen::{fuzz_remote, replay_case, AnomalyKind, RemoteFuzzConfig, Vocabulary};
+use qoauth_fuzzgen::{AnomalyKind, Vocabulary};
+use qoauth_remote_fuzz::{fuzz_remote, replay_case, RemoteFuzzConfig};
+use qoauth_testkit::envelope;
+use qoauth_testkit::paths::scratch_path;
+use qoauth_testkit::profile::reference_at;
+use qoauth_testkit::server::{loopback, raw_target, read_request, serve, Served};
 
 /// Answers every request with a proper `Errors` envelope, except the planted bug: a form
 /// body posted to the token endpoint crashes it into a bare 500.
@@ -25,30 +30,19 @@ async fn broken(
         )
             .into_response();
     }
-    (
-        StatusCode::BAD_REQUEST,
-        [("content-type", "application/json")],
-        r#"{"errors":[{"code":"OAUTH-0","title":"Bad request","status":"400"}]}"#,
-    )
-        .into_response()
+    envelope::response(400, "OAUTH-0", "Bad request")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_the_planted_500_and_saves_a_case_that_reproduces_it() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("local addr");
-    let server = tokio::spawn(async move {
-        axum::serve(listener, axum::Router::new().fallback(broken))
-            .await
-            .expect("serve");
-    });
-    let target: url::Url = format!("http://{addr}").parse().expect("url");
-    let out = std::env::temp_dir().join(format!("qoauth-fuzz-remote-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let server = serve(axum::Router::new().fallback(broken)).await;
+    let out = scratch_path("fuzz-remote");
     let vocabulary = Vocabulary::default_fixture();
-    let mut config = RemoteFuzzConfig::new(target.clone(), vocabulary.clone(), out.clone());
+    let mut config = RemoteFuzzConfig::new(
+        reference_at(&server.base_url),
+        vocabulary.clone(),
+        out.clone(),
+    );
     config.budget = 4000;
     config.duration = Duration::from_secs(60);
     config.rate_per_second = 5000.0;
@@ -105,23 +99,9 @@ async fn finds_the_planted_500_and_saves_a_case_that_reproduces_it() {
         );
     }
     let case: serde_json::Value = serde_json::from_str(&text).expect("case file is JSON");
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../cases/case.schema.json"
-        ))
-        .expect("schema readable"),
-    )
-    .expect("schema is JSON");
-    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let problems: Vec<String> = validator
-        .iter_errors(&case)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(
-        problems.is_empty(),
-        "case file breaks the schema: {problems:?}"
-    );
+    if let Err(problems) = qoauth_harness::cases::parse_case_file(case_path, &text) {
+        panic!("the harness refuses the case file: {problems:?}");
+    }
     assert_eq!(
         case.pointer("/cases/0/steps/0/request/method")
             .and_then(|v| v.as_str()),
@@ -133,15 +113,10 @@ async fn finds_the_planted_500_and_saves_a_case_that_reproduces_it() {
         Some("/oauth/token")
     );
 
-    let (observed, anomalies) = replay_case(
-        case_path,
-        &target,
-        &vocabulary,
-        Duration::from_secs(5),
-        false,
-    )
-    .await
-    .expect("replay runs");
+    let (observed, anomalies) =
+        replay_case(case_path, &reference_at(&server.base_url), &vocabulary)
+            .await
+            .expect("replay runs");
     assert_eq!(
         observed.expect("an answer").status,
         500,
@@ -149,7 +124,7 @@ async fn finds_the_planted_500_and_saves_a_case_that_reproduces_it() {
     );
     assert!(anomalies.iter().any(|a| a.kind == AnomalyKind::ServerError));
 
-    server.abort();
+    drop(server);
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -161,16 +136,17 @@ async fn finds_the_planted_500_and_saves_a_case_that_reproduces_it() {
 async fn refuses_to_send_to_an_untrusted_certificate_unless_told_to_accept_it() {
     let server = qoauth_reference::spawn_with(
         qoauth_reference::Fixture::default_fixture(),
-        "127.0.0.1:0".parse().expect("addr"),
+        loopback(),
         qoauth_reference::Tls::Generated,
     )
     .await
     .expect("TLS reference starts");
-    let target: url::Url = server.base_url.clone().parse().expect("url");
-    let out = std::env::temp_dir().join(format!("qoauth-fuzz-tls-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let mut config =
-        RemoteFuzzConfig::new(target.clone(), Vocabulary::default_fixture(), out.clone());
+    let out = scratch_path("fuzz-tls");
+    let mut config = RemoteFuzzConfig::new(
+        reference_at(&server.base_url),
+        Vocabulary::default_fixture(),
+        out.clone(),
+    );
     config.budget = 20;
     config.rate_per_second = 1000.0;
     config.duration = Duration::from_secs(30);
@@ -186,7 +162,7 @@ async fn refuses_to_send_to_an_untrusted_certificate_unless_told_to_accept_it() 
     );
     assert!(!out.exists(), "no case file written: nothing was sent");
 
-    config.accept_invalid_certs = true;
+    config.profile.accept_invalid_certs = true;
     let summary = fuzz_remote(config)
         .await
         .expect("accepted certificate: the run goes on");
@@ -198,33 +174,15 @@ async fn refuses_to_send_to_an_untrusted_certificate_unless_told_to_accept_it() 
     let _ = std::fs::remove_dir_all(&out);
 }
 
-/// A raw HTTP/1.1 server: `answer` writes the whole response (or never stops writing).
-async fn raw_target(
-    answer: fn(
-        tokio::net::TcpStream,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-) -> url::Url {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(answer(stream));
-        }
-    });
-    format!("http://{addr}").parse().expect("url")
-}
-
-async fn read_request(stream: &mut tokio::net::TcpStream) {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; 65536];
-    let _ = stream.read(&mut buf).await;
-}
-
-async fn kinds_against(target: url::Url, seed: u64) -> Vec<&'static str> {
-    let out = std::env::temp_dir().join(format!("qoauth-fuzz-odd-{}-{seed}", std::process::id()));
-    let mut config = RemoteFuzzConfig::new(target, Vocabulary::default_fixture(), out.clone());
+/// What fuzzing a raw HTTP/1.1 target finds; the target's handler writes the whole
+/// response (or never stops writing).
+async fn kinds_against(target: Served, seed: u64) -> Vec<&'static str> {
+    let out = scratch_path(&format!("fuzz-odd-{seed}"));
+    let mut config = RemoteFuzzConfig::new(
+        reference_at(&target.base_url),
+        Vocabulary::default_fixture(),
+        out.clone(),
+    );
     config.budget = 40;
     config.rate_per_second = 1000.0;
     config.request_timeout = Duration::from_secs(2);
@@ -240,39 +198,33 @@ async fn kinds_against(target: url::Url, seed: u64) -> Vec<&'static str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flags_redirect_loops_non_json_successes_and_endless_bodies() {
     use tokio::io::AsyncWriteExt;
-    let redirect_loop = raw_target(|mut s| {
-        Box::pin(async move {
+    let redirect_loop = raw_target(|mut s| async move {
             read_request(&mut s).await;
             let _ = s
                 .write_all(b"HTTP/1.1 302 Found\r\nlocation: /oauth/token\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                 .await;
-        })
     })
     .await;
     let kinds = kinds_against(redirect_loop, 1).await;
     assert!(kinds.contains(&"unlisted_status"), "{kinds:?}");
 
-    let not_json = raw_target(|mut s| {
-        Box::pin(async move {
+    let not_json = raw_target(|mut s| async move {
             read_request(&mut s).await;
             let _ = s
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 12\r\nconnection: close\r\n\r\n<html></html")
                 .await;
-        })
     })
     .await;
     let kinds = kinds_against(not_json, 2).await;
     assert!(kinds.contains(&"unreadable"), "{kinds:?}");
 
-    let endless = raw_target(|mut s| {
-        Box::pin(async move {
+    let endless = raw_target(|mut s| async move {
             read_request(&mut s).await;
             let _ = s
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
                 .await;
             let chunk = format!("{:x}\r\n{}\r\n", 4096, "[".repeat(4096));
             while s.write_all(chunk.as_bytes()).await.is_ok() {}
-        })
     })
     .await;
     let kinds = kinds_against(endless, 3).await;

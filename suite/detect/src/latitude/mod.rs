@@ -8,6 +8,9 @@
 //! when no case or property fails or errs at any level, and the SHOULD warnings are exactly
 //! the ones the entry declares: a variant that drops a SHOULD is warned about, and nothing
 //! else is.
+//!
+//! As with the detection matrix, [`run()`] decides every outcome and [`render()`] only
+//! writes down a finished set of rows.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -16,9 +19,14 @@ use std::sync::Arc;
 
 use qoauth_harness::result::{CaseResult, Level, Verdict};
 use qoauth_harness::{Case, Catalogue, Profile};
-use qoauth_reference::{Faults, Fixture, Tls, Variant, Variants};
+use qoauth_reference::{Faults, Fixture, RunningServer, Tls, Variant, Variants};
 
-use crate::MatrixOptions;
+use crate::run::{properties_against, reference_profile, run_against, ScratchDir};
+use crate::{DetectError, MatrixOptions};
+
+mod render;
+
+pub use render::render;
 
 /// One target of the latitude matrix.
 pub struct Entry {
@@ -251,10 +259,16 @@ impl Entry {
         }
     }
 
-    fn fixture(&self) -> anyhow::Result<Fixture> {
+    fn fixture(&self) -> Result<Fixture, DetectError> {
         match self.fixture {
             None => Ok(Fixture::default_fixture()),
-            Some(name) => Ok(Fixture::from_path(&fixture_dir().join(name))?),
+            Some(name) => {
+                let path = fixture_dir().join(name);
+                Fixture::from_path(&path).map_err(|source| DetectError::Fixture {
+                    fixture: path.display().to_string(),
+                    source,
+                })
+            }
         }
     }
 }
@@ -318,8 +332,8 @@ impl Counts {
 
 /// The profile of an entry's target: the reference's, at fidelity `rfc`, with what the
 /// entry's owner would say differently.
-fn profile_for(entry: &Entry, timeout: std::time::Duration) -> anyhow::Result<Profile> {
-    let mut p = qoauth_harness::profile::reference_profile()?;
+fn profile_for(entry: &Entry, timeout: std::time::Duration) -> Result<Profile, DetectError> {
+    let mut p = reference_profile()?;
     p.fidelity = qoauth_harness::profile::Fidelity::Rfc;
     p.request_timeout = timeout;
     p.case_timeout = timeout * 4;
@@ -328,7 +342,7 @@ fn profile_for(entry: &Entry, timeout: std::time::Duration) -> anyhow::Result<Pr
     Ok(p)
 }
 
-async fn spawn(entry: &Entry) -> anyhow::Result<qoauth_reference::RunningServer> {
+async fn spawn(entry: &Entry) -> Result<RunningServer, DetectError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
     qoauth_reference::spawn_varied(
         entry.fixture()?,
@@ -338,6 +352,10 @@ async fn spawn(entry: &Entry) -> anyhow::Result<qoauth_reference::RunningServer>
         Variants::of(entry.variants.iter().copied()),
     )
     .await
+    .map_err(|e| DetectError::Server {
+        server: format!("the reference as latitude entry {}", entry.name),
+        source: e.into(),
+    })
 }
 
 /// Runs every entry (or those named in `only`): its catalogue run and its property run,
@@ -346,14 +364,14 @@ pub async fn run(
     catalogue: &Catalogue,
     opts: &MatrixOptions,
     only: &[String],
-) -> anyhow::Result<Vec<Row>> {
+) -> Result<Vec<Row>, DetectError> {
     let cases: Arc<Vec<Arc<Case>>> = Arc::new(catalogue.cases.clone());
     let opts = Arc::new(opts.clone());
     let entries: Vec<Entry> = entries()
         .into_iter()
         .filter(|e| only.is_empty() || only.iter().any(|o| o == e.name))
         .collect();
-    let scratch = crate::ScratchDir::new()?;
+    let scratch = ScratchDir::new()?;
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.parallel_faults.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -370,18 +388,21 @@ pub async fn run(
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 let results = if properties {
-                    crate::properties_against(&profile, server, &opts, out_dir).await?
+                    properties_against(&profile, server, &opts, out_dir).await?
                 } else {
-                    crate::run_against(&cases, &profile, server, &opts).await?
+                    run_against(&cases, &profile, server, &opts).await?
                 };
-                anyhow::Ok((i, properties, results))
+                Ok::<_, DetectError>((i, properties, results))
             });
         }
     }
     let mut results: Vec<(Vec<CaseResult>, Vec<CaseResult>)> =
         entries.iter().map(|_| Default::default()).collect();
     while let Some(joined) = set.join_next().await {
-        let (i, properties, r) = joined??;
+        let (i, properties, r) = joined.map_err(|source| DetectError::Aborted {
+            run: "a run of the latitude matrix",
+            source,
+        })??;
         if properties {
             results[i].1 = r;
         } else {
@@ -421,87 +442,4 @@ fn row(entry: &Entry, cases: &[CaseResult], props: &[CaseResult]) -> Row {
         warned,
         declared: entry.warns.iter().map(|w| w.to_string()).collect(),
     }
-}
-
-/// `reports/latitude.md`: every entry with its behaviour, the clause that permits it and
-/// its words, its verdict counts and its outcome. Holds no timings or reasons that name
-/// scratch paths, so a rerun on any machine writes the same file.
-pub fn render(rows: &[Row], opts: &MatrixOptions) -> String {
-    use std::fmt::Write as _;
-    let entries = entries();
-    let mut out = String::new();
-    let passed = rows.iter().filter(|r| r.passed()).count();
-    let _ = writeln!(out, "# Latitude matrix\n");
-    let _ = writeln!(
-        out,
-        "Generated by `cargo run -p qoauth --features faults -- latitude --write reports/latitude.md`;\n\
-         checked by `cargo test -p qoauth-detect --test latitude`. The detection matrix proves a broken\n\
-         server fails; this one proves a correct server that chose differently passes. Each entry is\n\
-         the reference with one or more variants (`suite/reference/src/variants.rs`, always compiled:\n\
-         `qoauth serve --variant NAME`), or with a fixture of `suite/reference/fixtures/latitude/`, each\n\
-         permitted by the clause quoted below. Against each, the whole catalogue runs with the profile\n\
-         its owner would write (fidelity `rfc`, features it lacks switched off), and the properties\n\
-         run against another server of the same kind ({} generated cases each, seed {}). An entry\n\
-         passes when no case or property fails or errs at any level and the SHOULD warnings are\n\
-         exactly the ones it declares.\n",
-        opts.property_cases, opts.property_seed
-    );
-    let _ = writeln!(out, "{passed} of {} entries pass.\n", rows.len());
-    let _ = writeln!(
-        out,
-        "| entry | behaviour | cases pass / skip / info | warned (declared) | properties pass | outcome |\n|---|---|---|---|---|---|"
-    );
-    for r in rows {
-        let e = entries.iter().find(|e| e.name == r.name);
-        let behaviour = e.map(Entry::behaviour).unwrap_or_default();
-        let warned = if r.warned.is_empty() {
-            "none".to_string()
-        } else {
-            r.warned
-                .iter()
-                .map(|w| format!("`{w}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let outcome = if r.passed() {
-            "pass".to_string()
-        } else {
-            format!("**FAIL** ({} failed or erred)", r.failures.len())
-        };
-        let _ = writeln!(
-            out,
-            "| `{}` | {} | {} / {} / {} | {} | {} of {} | {} |",
-            r.name,
-            behaviour,
-            r.cases.pass,
-            r.cases.skip,
-            r.cases.info,
-            warned,
-            r.properties.pass,
-            r.properties.pass + r.properties.fail + r.properties.error + r.properties.warn,
-            outcome
-        );
-    }
-    let _ = writeln!(out, "\n## The clauses\n");
-    for e in &entries {
-        let _ = writeln!(out, "### `{}`\n", e.name);
-        let _ = writeln!(out, "{}.\n", e.behaviour());
-        for (clause, quote) in e.permissions() {
-            let _ = writeln!(out, "- {clause}: \"{quote}\"");
-        }
-        let _ = writeln!(out);
-    }
-    let failing: Vec<&Row> = rows.iter().filter(|r| !r.passed()).collect();
-    if !failing.is_empty() {
-        let _ = writeln!(out, "## Failures\n");
-        for r in failing {
-            for (id, verdict, reason) in &r.failures {
-                let _ = writeln!(out, "- `{}`: `{id}` {verdict:?}: {reason}", r.name);
-            }
-            for w in r.warned.symmetric_difference(&r.declared) {
-                let _ = writeln!(out, "- `{}`: `{w}` warned or declared, not both", r.name);
-            }
-        }
-    }
-    out
 }
