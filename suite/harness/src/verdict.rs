@@ -624,3 +624,116 @@ pub fn reason_for(findings: &[Finding]) -> Option<String> {
         f.step, f.expected, f.actual
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A matcher from its case-format JSON, as a case file would write it.
+    fn matcher(v: Value) -> Matcher {
+        serde_json::from_value(v).expect("a matcher")
+    }
+
+    /// Each row: the matcher, the observed value (`None`: absent) and whether it holds.
+    /// One row per rule, with the edge each rule has (case, type, bounds, templates).
+    #[test]
+    fn every_matcher_rule_holds_exactly_where_it_should() {
+        let profile = crate::profile::reference_profile().expect("reference profile");
+        let mut b = Bindings::new(&profile);
+        b.vars.insert("state".into(), json!("abc"));
+        let table: Vec<(Value, Option<Value>, bool)> = vec![
+            (json!({"present": true}), Some(json!(1)), true),
+            (json!({"present": true}), None, false),
+            (json!({"absent": true}), None, true),
+            (json!({"absent": true}), Some(json!(null)), false),
+            (json!({"equals": 400}), Some(json!(400)), true),
+            (json!({"equals": 400}), Some(json!("400")), false),
+            (json!({"equals": "{{state}}"}), Some(json!("abc")), true),
+            (
+                json!({"not_equals": "{{state}}"}),
+                Some(json!("abc")),
+                false,
+            ),
+            (json!({"equals_ci": "Bearer"}), Some(json!("bearer")), true),
+            (
+                json!({"equals_ci": "Bearer"}),
+                Some(json!("bearer ")),
+                false,
+            ),
+            (json!({"one_of": ["a", "b"]}), Some(json!("b")), true),
+            (json!({"one_of": ["a", "b"]}), Some(json!("c")), false),
+            (
+                json!({"contains": "no-store"}),
+                Some(json!("private, no-store")),
+                true,
+            ),
+            (json!({"contains": "x"}), Some(json!({"x": 1})), true),
+            (
+                json!({"not_contains": ["admin", "root"]}),
+                Some(json!("user root")),
+                false,
+            ),
+            (
+                json!({"not_contains": "admin"}),
+                Some(json!("user_default")),
+                true,
+            ),
+            (json!({"matches": "^[a-z]+$"}), Some(json!("abc")), true),
+            (json!({"matches": "^[a-z]+$"}), Some(json!("ab1")), false),
+            (json!({"type": "string"}), Some(json!("s")), true),
+            (json!({"type": "number"}), Some(json!("1")), false),
+            (json!({"type": "integer"}), Some(json!(1.5)), false),
+            (json!({"min_length": 3}), Some(json!("abc")), true),
+            (json!({"min_length": 3}), Some(json!("ab")), false),
+            (json!({"max_length": 1}), Some(json!(["a", "b"])), false),
+            (json!({"min": 1}), Some(json!(0)), false),
+            (json!({"min": 1, "max": 2}), Some(json!(2)), true),
+            (json!({"max": 2}), Some(json!(2.5)), false),
+        ];
+        for (m, actual, holds) in table {
+            let found = check_matcher("v", &matcher(m.clone()), actual.as_ref(), Source::Json, &b)
+                .expect("the matcher evaluates");
+            assert_eq!(found.is_empty(), holds, "{m} on {actual:?}: {found:?}");
+        }
+    }
+
+    /// A failing expectation names the pointer of the matcher that failed, and an
+    /// `any_of` that no alternative meets is one finding at the `any_of`.
+    #[test]
+    fn findings_carry_the_pointer_of_their_matcher() {
+        let profile = crate::profile::reference_profile().expect("reference profile");
+        let b = Bindings::new(&profile);
+        let obs = Observed {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"scope":"a"}"#.to_vec(),
+            url: "http://127.0.0.1/oauth/token".parse().unwrap(),
+        };
+        let e: Expect = serde_json::from_value(json!({
+            "status": 200,
+            "json": {"/scope": {"equals": "b"}},
+            "headers": {"cache-control": {"contains": "no-store"}}
+        }))
+        .unwrap();
+        let f = check_expect("s", &e, &obs, &b, "/steps/1/expect").unwrap();
+        let at: Vec<_> = f.iter().map(|f| f.at.clone().unwrap()).collect();
+        assert_eq!(
+            at,
+            [
+                "/steps/1/expect/headers/cache-control",
+                "/steps/1/expect/json/~1scope"
+            ]
+        );
+        let e: Expect =
+            serde_json::from_value(json!({"any_of": [{"status": 400}, {"status": 401}]})).unwrap();
+        let f = check_expect("s", &e, &obs, &b, "/steps/0/expect").unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].at.as_deref(), Some("/steps/0/expect/any_of"));
+        assert!(
+            f[0].expected
+                .starts_with("one of: status 400; or status 401"),
+            "{f:?}"
+        );
+    }
+}
