@@ -632,3 +632,134 @@ pub fn compare(ops: &[Op], ex: &Executed) -> Verdict {
     }
     Verdict::Held
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authorize(offline: bool) -> Op {
+        Op::Authorize {
+            role: "public".into(),
+            offline,
+        }
+    }
+
+    /// A rule, the history before it (each operation and whether the target accepted it),
+    /// an operation and the prediction the rule demands for it.
+    type Row = (&'static str, Vec<(Op, bool)>, Op, Expect);
+
+    /// Each row: a history of operations (credentials named by recency, 0 the latest) and
+    /// whether the target accepted each, then an operation and what the model must predict
+    /// for it. One row per rule the model holds the target to, with its clause.
+    #[test]
+    fn predictions_follow_the_rules_of_each_clause() {
+        let redeem = Op::Redeem {
+            code: 0,
+            json: true,
+        };
+        let refresh = |rt| Op::Refresh { rt, json: true };
+        let table: Vec<Row> = vec![
+            (
+                "a fresh code is redeemed (RFC 6749 4.1.3)",
+                vec![(authorize(false), true)],
+                redeem.clone(),
+                Expect::Success,
+            ),
+            (
+                "a code is single use (RFC 6749 4.1.2)",
+                vec![(authorize(false), true), (redeem.clone(), true)],
+                redeem.clone(),
+                Expect::Refused,
+            ),
+            (
+                "a rotated-out refresh token is dead (RFC 9700 4.14.2)",
+                vec![
+                    (authorize(true), true),
+                    (redeem.clone(), true),
+                    (refresh(0), true),
+                ],
+                refresh(1),
+                Expect::Refused,
+            ),
+            (
+                "its successor lives",
+                vec![
+                    (authorize(true), true),
+                    (redeem.clone(), true),
+                    (refresh(0), true),
+                ],
+                refresh(0),
+                Expect::Success,
+            ),
+            (
+                "after a reuse, the family may or may not be revoked (RFC 9700 4.14.2)",
+                vec![
+                    (authorize(true), true),
+                    (redeem.clone(), true),
+                    (refresh(0), true),
+                    (refresh(1), false),
+                ],
+                refresh(0),
+                Expect::Either,
+            ),
+            (
+                "a revoked refresh token is dead (RFC 7009 2.1)",
+                vec![
+                    (authorize(true), true),
+                    (redeem.clone(), true),
+                    (Op::RevokeRefresh { rt: 0, hint: true }, true),
+                ],
+                refresh(0),
+                Expect::Refused,
+            ),
+            (
+                "its grant's access tokens may survive it (RFC 7009 2.1 SHOULD)",
+                vec![
+                    (authorize(true), true),
+                    (redeem.clone(), true),
+                    (Op::RevokeRefresh { rt: 0, hint: true }, true),
+                ],
+                Op::Exchange { at: 0 },
+                Expect::Either,
+            ),
+            (
+                "a revoked access token is never exchanged (RFC 7009 2.1)",
+                vec![
+                    (authorize(false), true),
+                    (redeem.clone(), true),
+                    (Op::RevokeAccess { at: 0, hint: false }, true),
+                ],
+                Op::Exchange { at: 0 },
+                Expect::Refused,
+            ),
+            (
+                "a machine token's exchange is the server's choice (RFC 8693 2.1)",
+                vec![(
+                    Op::ClientCredentials {
+                        role: "confidential".into(),
+                        json: true,
+                    },
+                    true,
+                )],
+                Op::Exchange { at: 0 },
+                Expect::Either,
+            ),
+            (
+                "revoking a dead token still answers 200 (RFC 7009 2.2)",
+                vec![
+                    (authorize(true), true),
+                    (redeem.clone(), true),
+                    (Op::RevokeRefresh { rt: 0, hint: true }, true),
+                ],
+                Op::RevokeRefresh { rt: 0, hint: false },
+                Expect::Success,
+            ),
+        ];
+        for (rule, history, op, want) in table {
+            let model = history
+                .iter()
+                .fold(Model::default(), |m, (op, ok)| m.after(op, *ok));
+            assert_eq!(model.predict(&op), want, "{rule}");
+        }
+    }
+}
