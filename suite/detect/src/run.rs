@@ -334,24 +334,25 @@ pub async fn run(catalogue: &Catalogue, opts: &MatrixOptions) -> Result<Matrix, 
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
                 let t0 = std::time::Instant::now();
-                let server = spawn(Fixture::default_fixture(), fault).await?;
+                // Against a fault that throttles every client only the isolated cases run
+                // (see `throttles`), each on a server of its own.
+                let shared = !fault.is_some_and(throttles);
                 let results = match which {
-                    Run::Cases if fault.is_some_and(throttles) => {
-                        tokio::spawn(server.shutdown());
-                        let mut results = Vec::new();
-                        run_isolated(&cases, &profile, fault, &opts, &mut results).await?;
-                        results
-                    }
                     Run::Cases => {
-                        let mut results = run_against(&cases, &profile, server, &opts).await?;
+                        let mut results = if shared {
+                            let server = spawn(Fixture::default_fixture(), fault).await?;
+                            run_against(&cases, &profile, server, &opts).await?
+                        } else {
+                            Vec::new()
+                        };
                         run_isolated(&cases, &profile, fault, &opts, &mut results).await?;
                         results
                     }
-                    Run::Properties if fault.is_some_and(throttles) => {
-                        tokio::spawn(server.shutdown());
-                        Vec::new()
+                    Run::Properties if shared => {
+                        let server = spawn(Fixture::default_fixture(), fault).await?;
+                        properties_against(&profile, server, &opts, out_dir).await?
                     }
-                    Run::Properties => properties_against(&profile, server, &opts, out_dir).await?,
+                    Run::Properties => Vec::new(),
                 };
                 Ok((fault, which, results, t0.elapsed()))
             });

@@ -243,6 +243,15 @@ pub struct Wait {
     pub plus_seconds: u64,
 }
 
+impl Wait {
+    /// The pause on this profile, `None` when it does not give the lifetime.
+    pub fn seconds(&self, profile: &crate::profile::Profile) -> Option<u64> {
+        profile
+            .lifetime(&self.lifetime)
+            .map(|life| life.saturating_add(self.plus_seconds))
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -253,10 +262,10 @@ impl Case {
     pub fn wait_seconds(&self, profile: &crate::profile::Profile) -> Result<u64, WaitSkip> {
         let mut total = 0u64;
         for w in self.steps.iter().filter_map(|s| s.wait.as_ref()) {
-            let Some(life) = profile.lifetime(&w.lifetime) else {
+            let Some(seconds) = w.seconds(profile) else {
                 return Err(WaitSkip::LifetimeUnknown(w.lifetime.clone()));
             };
-            total = total.saturating_add(life.saturating_add(w.plus_seconds));
+            total = total.saturating_add(seconds);
         }
         if total > profile.max_wait_seconds {
             return Err(WaitSkip::OverBudget {

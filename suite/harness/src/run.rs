@@ -456,10 +456,8 @@ async fn steps(
             }
         }
         if let Some(w) = &step.wait {
-            let secs = profile
-                .lifetime(&w.lifetime)
-                .unwrap_or(0)
-                .saturating_add(w.plus_seconds);
+            // The case would have been skipped had the profile not given the lifetime.
+            let secs = w.seconds(profile).unwrap_or(0);
             tokio::time::sleep(Duration::from_secs(secs)).await;
             continue;
         }

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::{issue_family, Call, Issue};
+use super::{issue_family, missing_grant, Call, Issue};
 use crate::client_auth::{known_client, Credentials};
 use crate::errors::ApiError;
 use crate::store::{hash_token, lock};
@@ -30,13 +30,10 @@ pub(super) fn grant(call: &Call<'_, '_>) -> Result<Response, ApiError> {
         headers,
         now,
     } = *call;
-    let code = p.code.as_deref().ok_or_else(|| {
-        if s.varies(Variant::MissingGrant401) {
-            ApiError::invalid_grant("code is required")
-        } else {
-            ApiError::invalid_request("code is required")
-        }
-    })?;
+    let code = p
+        .code
+        .as_deref()
+        .ok_or_else(|| missing_grant(s, "code is required"))?;
     let redirect_uri = p
         .redirect_uri
         .as_deref()

@@ -114,6 +114,16 @@ fn admit<'a>(
     Ok(pres)
 }
 
+/// The answer to a code or refresh grant without its code or token: 400 invalid_request,
+/// or 401 invalid_grant under the variant `missing-grant-401`.
+fn missing_grant(s: &AppState, why: &'static str) -> ApiError {
+    if s.varies(crate::variants::Variant::MissingGrant401) {
+        ApiError::invalid_grant(why)
+    } else {
+        ApiError::invalid_request(why)
+    }
+}
+
 /// One token request as each grant reads it: the server, the parsed parameters, the
 /// client's credentials, the headers and the time.
 #[derive(Clone, Copy)]

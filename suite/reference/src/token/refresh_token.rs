@@ -3,7 +3,7 @@
 
 use axum::response::Response;
 
-use super::{issue_family, scope_error, Call, Issue};
+use super::{issue_family, missing_grant, scope_error, Call, Issue};
 use crate::client_auth::{authenticate, known_client, Credentials};
 use crate::errors::ApiError;
 use crate::scope::ScopeSet;
@@ -21,13 +21,10 @@ pub(super) fn grant(call: &Call<'_, '_>) -> Result<Response, ApiError> {
         headers,
         now,
     } = *call;
-    let token = p.refresh_token.as_deref().ok_or_else(|| {
-        if s.varies(Variant::MissingGrant401) {
-            ApiError::invalid_grant("refresh_token is required (RFC 6749 6)")
-        } else {
-            ApiError::invalid_request("refresh_token is required (RFC 6749 6)")
-        }
-    })?;
+    let token = p
+        .refresh_token
+        .as_deref()
+        .ok_or_else(|| missing_grant(s, "refresh_token is required (RFC 6749 6)"))?;
     let h = hash_token(token);
     let rec = s
         .store
