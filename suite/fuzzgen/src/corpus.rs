@@ -6,7 +6,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -14,13 +13,45 @@ use sha2::{Digest, Sha256};
 use crate::request::{self, Atom, Auth, Body, ContentType, FuzzRequest, Piece, QueryStyle};
 use crate::targets::{ASSERTION_AUDIENCE, ASSERTION_CLIENTS, ASSERTION_NOW};
 use crate::tokens;
-use crate::vocabulary::{Vocabulary, DEFAULT_FIXTURE};
+use crate::vocabulary::Vocabulary;
 
 /// Longest seed text kept: repetition generators ask for megabytes, libFuzzer wants kilobytes.
 const MAX_SEED_TEXT: usize = 8192;
 
 /// Seeds per target name.
 pub type Seeds = BTreeMap<&'static str, BTreeSet<Vec<u8>>>;
+
+/// Why the catalogue could not be read or the seeds could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Only the reference profile must parse: it names every value the templates expand to.
+    /// A case file that does not parse is skipped; `qoauth run` reports it.
+    #[error("{} is not JSON", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot list {}", path.display())]
+    List {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot create {}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// Values templates resolve to while seeding: the profile names of the suite's reference
 /// profile, `let` bindings of the case, and stand-ins for captures (unknown before a run).
@@ -199,7 +230,7 @@ impl Bindings {
                 } else if let Some(options) = spec.get("client_assertion") {
                     json!(self
                         .assertion(options)
-                        .unwrap_or_else(|_| "eyJhbGciOiJub25lIn0.e30.".into()))
+                        .unwrap_or_else(|| "eyJhbGciOiJub25lIn0.e30.".into()))
                 } else if let Some(options) = spec.get("unix_time") {
                     let offset = options.get("offset").and_then(Value::as_i64).unwrap_or(0);
                     json!(ASSERTION_NOW as i64 + offset)
@@ -215,15 +246,14 @@ impl Bindings {
     }
 
     /// Signs an assertion the way the case asks, for the assertion target's fixed clock.
-    fn assertion(&self, options: &Value) -> Result<String> {
+    /// `None` (an unknown client role, no key for it, a key that does not load) still
+    /// seeds: the caller puts an unsigned token in its place.
+    fn assertion(&self, options: &Value) -> Option<String> {
         let role = options
             .get("client")
             .and_then(Value::as_str)
             .unwrap_or("assertion");
-        let client = self
-            .profile
-            .pointer(&format!("/clients/{role}"))
-            .context("unknown client role")?;
+        let client = self.profile.pointer(&format!("/clients/{role}"))?;
         let alg = options
             .get("alg")
             .and_then(Value::as_str)
@@ -243,17 +273,16 @@ impl Bindings {
         } else {
             client.get("key_file")
         }
-        .and_then(Value::as_str)
-        .context("no key for the assertion")?;
-        let pem = std::fs::read(self.keys_dir.join(key_file.trim_start_matches("keys/")))?;
+        .and_then(Value::as_str)?;
+        let pem = std::fs::read(self.keys_dir.join(key_file.trim_start_matches("keys/"))).ok()?;
         let (algorithm, key) = match alg {
             "RS256" => (
                 jsonwebtoken::Algorithm::RS256,
-                jsonwebtoken::EncodingKey::from_rsa_pem(&pem)?,
+                jsonwebtoken::EncodingKey::from_rsa_pem(&pem).ok()?,
             ),
             "RS512" => (
                 jsonwebtoken::Algorithm::RS512,
-                jsonwebtoken::EncodingKey::from_rsa_pem(&pem)?,
+                jsonwebtoken::EncodingKey::from_rsa_pem(&pem).ok()?,
             ),
             "HS256" => (
                 jsonwebtoken::Algorithm::HS256,
@@ -263,7 +292,7 @@ impl Bindings {
                 let id = client.get("id").and_then(Value::as_str).unwrap_or_default();
                 let claims = json!({"iss": id, "sub": id, "aud": ASSERTION_AUDIENCE, "exp": ASSERTION_NOW + 60, "iat": ASSERTION_NOW, "jti": "seed"});
                 let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-                return Ok(format!(
+                return Some(format!(
                     "{}.{}.",
                     engine.encode(br#"{"alg":"none"}"#),
                     engine.encode(claims.to_string())
@@ -271,7 +300,7 @@ impl Bindings {
             }
             _ => (
                 jsonwebtoken::Algorithm::ES384,
-                jsonwebtoken::EncodingKey::from_ec_pem(&pem)?,
+                jsonwebtoken::EncodingKey::from_ec_pem(&pem).ok()?,
             ),
         };
         let mut header = jsonwebtoken::Header::new(algorithm);
@@ -313,7 +342,7 @@ impl Bindings {
                 claims.remove(name);
             }
         }
-        Ok(jsonwebtoken::encode(&header, &Value::Object(claims), &key)?)
+        jsonwebtoken::encode(&header, &Value::Object(claims), &key).ok()
     }
 }
 
@@ -623,20 +652,21 @@ fn add_seeds(seeds: &mut Seeds, vocabulary: &Vocabulary, request: &SeedRequest) 
 
 /// Seeds for every target from the case files under `cases_dir` (a catalogue with a
 /// `profiles/reference.json` profile and its keys), plus the fixtures in `fixtures_dir`.
-pub fn seeds_from_catalogue(cases_dir: &Path, fixtures_dir: &Path) -> Result<Seeds> {
+pub fn seeds_from_catalogue(cases_dir: &Path, fixtures_dir: &Path) -> Result<Seeds, CorpusError> {
     let profile_path = cases_dir.join("profiles/reference.json");
-    let profile: Value = serde_json::from_str(
-        &std::fs::read_to_string(&profile_path)
-            .with_context(|| format!("reading {}", profile_path.display()))?,
-    )
-    .with_context(|| format!("{} is not JSON", profile_path.display()))?;
-    let vocabulary = Vocabulary::from_fixture_json(DEFAULT_FIXTURE)?;
+    let profile: Value = serde_json::from_str(&read_text(&profile_path)?).map_err(|source| {
+        CorpusError::NotJson {
+            path: profile_path.clone(),
+            source,
+        }
+    })?;
+    let vocabulary = Vocabulary::default_fixture();
     let keys_dir = cases_dir.join("profiles/keys");
     let mut seeds = Seeds::new();
     let mut files = Vec::new();
     collect_json(cases_dir, &mut files)?;
     for file in files {
-        let Ok(root) = serde_json::from_str::<Value>(&std::fs::read_to_string(&file)?) else {
+        let Ok(root) = serde_json::from_str::<Value>(&read_text(&file)?) else {
             continue;
         };
         for case in root
@@ -674,18 +704,29 @@ pub fn seeds_from_catalogue(cases_dir: &Path, fixtures_dir: &Path) -> Result<See
     let mut fixtures = Vec::new();
     collect_json(fixtures_dir, &mut fixtures)?;
     for file in fixtures {
-        seeds
-            .entry("fixture")
-            .or_default()
-            .insert(std::fs::read(file)?);
+        let input =
+            std::fs::read(&file).map_err(|source| CorpusError::Read { path: file, source })?;
+        seeds.entry("fixture").or_default().insert(input);
     }
     Ok(seeds)
 }
 
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+fn read_text(path: &Path) -> Result<String, CorpusError> {
+    std::fs::read_to_string(path).map_err(|source| CorpusError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CorpusError> {
+    let listing = |source| CorpusError::List {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<std::io::Result<_>>()?;
+        .map_err(listing)?
+        .collect::<std::io::Result<_>>()
+        .map_err(listing)?;
     entries.sort_by_key(|entry| entry.path());
     for entry in entries {
         let path = entry.path();
@@ -709,15 +750,22 @@ fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// Writes each target's seeds as `<corpus_dir>/<target>/<sha256 prefix>`; returns counts.
-pub fn write_seeds(corpus_dir: &Path, seeds: &Seeds) -> Result<BTreeMap<&'static str, usize>> {
+pub fn write_seeds(
+    corpus_dir: &Path,
+    seeds: &Seeds,
+) -> Result<BTreeMap<&'static str, usize>, CorpusError> {
     let mut counts = BTreeMap::new();
     for (target, inputs) in seeds {
         let dir = corpus_dir.join(target);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| CorpusError::CreateDir {
+            path: dir.clone(),
+            source,
+        })?;
         for input in inputs {
             let digest = Sha256::digest(input);
             let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-            std::fs::write(dir.join(format!("seed-{name}")), input)?;
+            let path = dir.join(format!("seed-{name}"));
+            std::fs::write(&path, input).map_err(|source| CorpusError::Write { path, source })?;
         }
         counts.insert(*target, inputs.len());
     }

@@ -18,4 +18,4 @@ pub mod vocabulary;
 
 pub use oracle::{Anomaly, AnomalyKind, Observed, Oracle};
 pub use request::{FuzzRequest, HttpRequest, TokenTable};
-pub use vocabulary::Vocabulary;
+pub use vocabulary::{Vocabulary, VocabularyError};

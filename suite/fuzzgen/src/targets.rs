@@ -569,6 +569,7 @@ fn router_fixture() -> Fixture {
     spec.rate_limits.tier2 = out_of_reach;
     for client in &mut spec.clients {
         client.rate_limit = None;
+        client.max_tokens_per_user = None;
     }
     spec.limits.max_tokens_per_user_client = u64::MAX;
     Fixture::from_spec(spec).expect("the default fixture with its limits raised is valid")

@@ -4,8 +4,19 @@
 //! generator mixes in the target's real identifiers. The secrets are kept apart: they are
 //! what the oracle looks for in responses, and what redaction replaces in saved cases.
 
-use anyhow::{Context, Result};
 use serde_json::Value;
+
+/// Why a fixture or a profile gives no vocabulary.
+#[derive(Debug, thiserror::Error)]
+pub enum VocabularyError {
+    #[error("fixture is not JSON")]
+    FixtureJson { source: serde_json::Error },
+    /// Every request the generator builds for a client carries its id.
+    #[error("fixture client without client_id")]
+    ClientWithoutId,
+    #[error("profile is not JSON")]
+    ProfileJson { source: serde_json::Error },
+}
 
 /// One client of the target, under the role name the case files use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +57,8 @@ const CLIENT_ROLES: &[(&str, &str)] = &[
     ("web-assertion", "assertion"),
     ("web-limited", "limited"),
     ("web-allowance", "allowance"),
+    ("web-capped", "capped"),
+    ("web-admin", "admin"),
 ];
 
 const USER_ROLES: &[(&str, &str)] = &[
@@ -76,8 +89,9 @@ fn strings(value: Option<&Value>) -> Vec<String> {
 impl Vocabulary {
     /// Reads a reference fixture (the `suite/reference/fixtures` format). Only the fields the
     /// generator needs are read, so the loader's own validation stays the one authority.
-    pub fn from_fixture_json(text: &str) -> Result<Self> {
-        let root: Value = serde_json::from_str(text).context("fixture is not JSON")?;
+    pub fn from_fixture_json(text: &str) -> Result<Self, VocabularyError> {
+        let root: Value =
+            serde_json::from_str(text).map_err(|source| VocabularyError::FixtureJson { source })?;
         let mut vocabulary = Vocabulary {
             scopes: strings(root.get("scopes")),
             ..Vocabulary::default()
@@ -91,7 +105,7 @@ impl Vocabulary {
             let id = client
                 .get("client_id")
                 .and_then(Value::as_str)
-                .context("fixture client without client_id")?;
+                .ok_or(VocabularyError::ClientWithoutId)?;
             vocabulary.clients.push(ClientInfo {
                 role: role_of(CLIENT_ROLES, id),
                 id: id.to_string(),
@@ -125,8 +139,9 @@ impl Vocabulary {
 
     /// Reads a suite profile (cases/profiles/profile.schema.json): the form a remote target
     /// is described in. Roles come from the profile's own keys.
-    pub fn from_profile_json(text: &str) -> Result<Self> {
-        let root: Value = serde_json::from_str(text).context("profile is not JSON")?;
+    pub fn from_profile_json(text: &str) -> Result<Self, VocabularyError> {
+        let root: Value =
+            serde_json::from_str(text).map_err(|source| VocabularyError::ProfileJson { source })?;
         let text_of = |value: &Value, name: &str| {
             value
                 .get(name)

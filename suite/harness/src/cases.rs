@@ -231,6 +231,11 @@ pub struct Step {
     /// whose `when` names them do not run.
     #[serde(default, skip_serializing_if = "is_false")]
     pub capture_optional: bool,
+    /// A step that puts the target back as the case found it (a user re-enabled): it runs
+    /// even when an earlier step ended the case, so a failure does not leave the target
+    /// changed for the next run.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cleanup: bool,
 }
 
 /// How long a `wait` step pauses: one of the target's lifetimes, as the profile gives
@@ -1245,6 +1250,13 @@ fn check_case(case: &Case, raw: &Value) -> Vec<(String, String)> {
                     }
                 }
             }
+        }
+        if step.cleanup && case.steps[i..].iter().any(|s| !s.cleanup) {
+            problems.push((
+                format!("{base}/cleanup"),
+                "cleanup steps come last: a step after one would run only when nothing failed"
+                    .into(),
+            ));
         }
         if let Some(name) = &step.when {
             if !case.steps[..i].iter().any(|s| s.capture.contains_key(name)) {

@@ -18,9 +18,14 @@ pub const CLIENT_ROLES: &[&str] = &[
     "assertion",
     "limited",
     "allowance",
+    "capped",
+    "admin",
 ];
 /// User roles a case may name.
-pub const USER_ROLES: &[&str] = &["default", "other", "disabled"];
+pub const USER_ROLES: &[&str] = &["default", "other", "disabled", "suspendable"];
+/// Largest token cap a profile may declare: the token-cap case asks for one more token
+/// than this, and stays under the tier-2 allowance (100 a minute) while it does.
+pub const MAX_TOKEN_CAP: u64 = 50;
 /// Fields of a client a template may read.
 pub const CLIENT_FIELDS: &[&str] = &[
     "id",
@@ -83,6 +88,8 @@ struct RawClient {
     extra_keys: Vec<RawKey>,
     #[serde(default)]
     forbidden_scopes: Vec<String>,
+    #[serde(default)]
+    token_cap: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +252,9 @@ pub struct Client {
     /// Scopes the tenant knows but does not allow this client; the profile's
     /// `scopes.forbidden` when the client names none.
     pub forbidden_scopes: Vec<String>,
+    /// Live tokens per user the target issues this client before its 403 (the capped
+    /// client only).
+    pub token_cap: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -390,6 +400,18 @@ impl Profile {
             for (i, k) in c.extra_keys.iter().enumerate() {
                 keys.push(read_key(k, dir, &format!("{field}.extra_keys[{i}]"))?);
             }
+            match (role.as_str(), c.token_cap) {
+                ("capped", None) => bail!(
+                    "{field}.token_cap: required (the live tokens per user the target issues this client before 403, 1 to {MAX_TOKEN_CAP})"
+                ),
+                ("capped", Some(n)) if !(1..=MAX_TOKEN_CAP).contains(&n) => bail!(
+                    "{field}.token_cap: {n} is not between 1 and {MAX_TOKEN_CAP} (the case asks for one token more than the cap, within a minute's tier-2 allowance)"
+                ),
+                (r, Some(_)) if r != "capped" => {
+                    bail!("{field}.token_cap: only the capped client declares a token cap")
+                }
+                _ => {}
+            }
             clients.insert(
                 role.clone(),
                 Client {
@@ -403,6 +425,7 @@ impl Profile {
                     } else {
                         c.forbidden_scopes.clone()
                     },
+                    token_cap: c.token_cap,
                 },
             );
         }
@@ -568,7 +591,7 @@ impl Profile {
                 caps.push(format!("client.{role}"));
             }
         }
-        for role in ["other", "disabled"] {
+        for role in ["other", "disabled", "suspendable"] {
             if self.users.contains_key(role) {
                 caps.push(format!("user.{role}"));
             }

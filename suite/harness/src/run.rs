@@ -95,14 +95,20 @@ pub async fn run(
     // sequential requests start first and overlap with everything else.
     let mut order: Vec<usize> = (0..cases.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(cases[i].weight()));
+    let exclusive = Arc::new(tokio::sync::Mutex::new(()));
     for i in order {
         let case = &cases[i];
         let case = Arc::clone(case);
         let engine = Arc::clone(&engine);
         let sem = Arc::clone(&sem);
+        let exclusive = Arc::clone(&exclusive);
         let sink = options.sensitive_sink.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
+            let _held = match changes_shared_state(&case) {
+                true => Some(exclusive.lock().await),
+                false => None,
+            };
             (i, run_case(&engine, &case, sink.as_ref()).await)
         });
     }
@@ -160,6 +166,17 @@ pub async fn run(
         stats,
         cases: cases_out,
     })
+}
+
+/// Capabilities a case changes on the target and puts back (the suspendable user is
+/// disabled and re-enabled): two such cases at once would see each other's changes, so
+/// they run one at a time while every other case runs beside them.
+const CHANGED_BY_CASES: &[&str] = &["user.suspendable"];
+
+fn changes_shared_state(case: &Case) -> bool {
+    case.required_capabilities()
+        .iter()
+        .any(|c| CHANGED_BY_CASES.contains(&c.as_str()))
 }
 
 /// Peak resident set of this process (Linux `VmHWM`).
@@ -445,81 +462,96 @@ async fn steps(
         return;
     }
     let jar = Arc::new(reqwest::cookie::Jar::default());
+    // Set when a finding or an error ends the case: later steps build on the earlier ones,
+    // so only cleanup steps still run.
+    let mut ended = false;
     for (i, step) in case.steps.iter().enumerate() {
-        let label = step.label(i);
-        if let Some(name) = &step.when {
-            if !b.vars.contains_key(name) {
-                st.choices.push(format!(
-                    "{label}: not sent, the target's answer bound no {name}"
-                ));
-                continue;
-            }
-        }
-        if let Some(w) = &step.wait {
-            // The case would have been skipped had the profile not given the lifetime.
-            let secs = w.seconds(profile).unwrap_or(0);
-            tokio::time::sleep(Duration::from_secs(secs)).await;
+        if ended && !step.cleanup {
             continue;
         }
-        let obs = match run_step(engine, step, &label, &b, &jar, st).await {
-            Ok(o) => o,
+        let label = step.label(i);
+        match one_step(engine, profile, (i, step, &label), &mut b, &jar, st).await {
+            Ok(true) => {}
+            Ok(false) => ended = true,
             Err(e) => {
-                st.error = Some(format!("{label}: {e}"));
-                return;
+                // The first error is the case's story; a failed cleanup after it adds none.
+                st.error.get_or_insert(e);
+                ended = true;
             }
-        };
-        let Some((last, statuses)) = obs else { return };
-        let mut findings = Vec::new();
-        if let Some(e) = &step.expect {
-            match verdict::check_expect(&label, e, &last, &b, &format!("/steps/{i}/expect")) {
-                Ok(f) if f.is_empty() => {
-                    st.choices.extend(verdict::choice(&label, e, &last, &b));
-                }
-                Ok(f) => findings.extend(f),
-                Err(e) => {
-                    st.error = Some(format!("{label}: {e:#}"));
-                    return;
-                }
-            }
-        }
-        if !step.expect_count.is_empty() {
-            match verdict::check_counts(
-                &label,
-                &step.expect_count,
-                &statuses,
-                &b,
-                &format!("/steps/{i}"),
-            ) {
-                Ok(f) => findings.extend(f),
-                Err(e) => {
-                    st.error = Some(format!("{label}: {e:#}"));
-                    return;
-                }
-            }
-        }
-        let (caps, cap_findings) = verdict::captures(&label, step, &last);
-        findings.extend(cap_findings.into_iter().map(|mut f| {
-            f.at = f.at.map(|p| format!("/steps/{i}{p}"));
-            f
-        }));
-        for (name, v) in caps {
-            if let Value::String(s) = &v {
-                if is_secret_capture(&name, step) || s.len() >= 16 {
-                    st.captured.push((name.clone(), s.clone()));
-                }
-            }
-            b.vars.insert(name, v);
-        }
-        for (k, v) in verdict::records(step, &last) {
-            st.records.push((label.clone(), k, v));
-        }
-        let stop = !findings.is_empty();
-        st.findings.extend(findings);
-        if stop {
-            // Later steps build on this one; what broke here is the case's story.
-            return;
         }
     }
+}
+
+/// Runs one step and judges it: `Ok(false)` when its findings end the case, `Err` when it
+/// could not be run or judged.
+async fn one_step(
+    engine: &Arc<Engine>,
+    profile: &Profile,
+    (i, step, label): (usize, &Step, &str),
+    b: &mut Bindings<'_>,
+    jar: &Arc<reqwest::cookie::Jar>,
+    st: &mut CaseState,
+) -> Result<bool, String> {
+    let label = label.to_string();
+    if let Some(name) = &step.when {
+        if !b.vars.contains_key(name) {
+            st.choices.push(format!(
+                "{label}: not sent, the target's answer bound no {name}"
+            ));
+            return Ok(true);
+        }
+    }
+    if let Some(w) = &step.wait {
+        // The case would have been skipped had the profile not given the lifetime.
+        let secs = w.seconds(profile).unwrap_or(0);
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        return Ok(true);
+    }
+    let obs = run_step(engine, step, &label, b, jar, st)
+        .await
+        .map_err(|e| format!("{label}: {e}"))?;
+    let Some((last, statuses)) = obs else {
+        return Ok(false);
+    };
+    let mut findings = Vec::new();
+    if let Some(e) = &step.expect {
+        let f = verdict::check_expect(&label, e, &last, b, &format!("/steps/{i}/expect"))
+            .map_err(|e| format!("{label}: {e:#}"))?;
+        if f.is_empty() {
+            st.choices.extend(verdict::choice(&label, e, &last, b));
+        }
+        findings.extend(f);
+    }
+    if !step.expect_count.is_empty() {
+        let f = verdict::check_counts(
+            &label,
+            &step.expect_count,
+            &statuses,
+            b,
+            &format!("/steps/{i}"),
+        )
+        .map_err(|e| format!("{label}: {e:#}"))?;
+        findings.extend(f);
+    }
+    let (caps, cap_findings) = verdict::captures(&label, step, &last);
+    findings.extend(cap_findings.into_iter().map(|mut f| {
+        f.at = f.at.map(|p| format!("/steps/{i}{p}"));
+        f
+    }));
+    for (name, v) in caps {
+        if let Value::String(s) = &v {
+            if is_secret_capture(&name, step) || s.len() >= 16 {
+                st.captured.push((name.clone(), s.clone()));
+            }
+        }
+        b.vars.insert(name, v);
+    }
+    for (k, v) in verdict::records(step, &last) {
+        st.records.push((label.clone(), k, v));
+    }
+    let go_on = findings.is_empty();
+    st.findings.extend(findings);
+    Ok(go_on)
 }
 
 /// Whether a captured value is a credential: by the capture's name, or by where it came

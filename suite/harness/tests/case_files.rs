@@ -134,3 +134,39 @@ fn the_reference_profile_loads_and_bad_profiles_are_refused() {
     );
     assert!(format!("{:#}", env.unwrap_err()).contains("QOAUTH_TEST_UNSET_SECRET_VAR"));
 }
+
+#[test]
+fn a_capped_client_declares_a_cap_the_case_can_pass() {
+    let with = |client: &str| {
+        qoauth_harness::Profile::from_json(
+            &format!(
+                r#"{{"name": "x", "base_url": "https://h", "allowed_hosts": ["h"], "login": {{"mode": "none"}}, "clients": {{{client}}}}}"#
+            ),
+            Path::new("."),
+        )
+        .map_err(|e| format!("{e:#}"))
+    };
+    let ok = with(r#""capped": {"id": "c", "secret": "s", "token_cap": 20}"#).unwrap();
+    assert!(ok.capabilities().contains(&"client.capped".to_string()));
+    for (client, says) in [
+        (
+            r#""capped": {"id": "c", "secret": "s"}"#,
+            "clients.capped.token_cap: required",
+        ),
+        (
+            r#""capped": {"id": "c", "secret": "s", "token_cap": 51}"#,
+            "token_cap",
+        ),
+        (
+            r#""capped": {"id": "c", "secret": "s", "token_cap": 0}"#,
+            "token_cap",
+        ),
+        (
+            r#""confidential": {"id": "c", "secret": "s", "token_cap": 5}"#,
+            "only the capped client",
+        ),
+    ] {
+        let err = with(client).expect_err(client);
+        assert!(err.contains(says), "{client}: {err}");
+    }
+}

@@ -123,3 +123,123 @@ async fn session_login_replays_cookies_and_headers() {
         "{all}"
     );
 }
+
+/// Counts requests per path, and the most that were ever in flight on `/slow`.
+#[derive(Default)]
+struct Tally {
+    token: AtomicU32,
+    cleanup: AtomicU32,
+    slow_now: AtomicU32,
+    slow_peak: AtomicU32,
+}
+
+fn tally_app(t: Arc<Tally>) -> Router {
+    let (a, b, c) = (Arc::clone(&t), Arc::clone(&t), t);
+    Router::new()
+        .route(
+            "/oauth/token",
+            post(move || {
+                a.token.fetch_add(1, Ordering::SeqCst);
+                async { envelope::response(400, "OAUTH-3", "Invalid request") }
+            }),
+        )
+        .route(
+            "/cleanup",
+            axum::routing::patch(move || {
+                b.cleanup.fetch_add(1, Ordering::SeqCst);
+                async { StatusCode::NO_CONTENT }
+            }),
+        )
+        .route(
+            "/slow",
+            get(move || {
+                let c = Arc::clone(&c);
+                async move {
+                    let now = c.slow_now.fetch_add(1, Ordering::SeqCst) + 1;
+                    c.slow_peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    c.slow_now.fetch_sub(1, Ordering::SeqCst);
+                    StatusCode::OK.into_response()
+                }
+            }),
+        )
+}
+
+#[tokio::test]
+async fn cleanup_steps_run_after_a_finding_and_only_they_do() {
+    let t = Arc::new(Tally::default());
+    let server = serve(tally_app(Arc::clone(&t))).await;
+    let p = profile(server.addr, json!({}));
+    let cases = common::cases(json!({"cases": [{
+    "id": "cleanup.after_failure", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
+    "steps": [
+        {"request": {"method": "POST", "path": "/oauth/token"}, "expect": {"status": 200}},
+        {"request": {"method": "POST", "path": "/oauth/token"}, "expect": {"status": 400}},
+        {"request": {"method": "PATCH", "path": "/cleanup"}, "expect": {"status": 204}, "cleanup": true}
+    ]}]}));
+    let r = run(&cases, &p, &RunOptions::default()).await.unwrap();
+    assert_eq!(r.cases[0].verdict, Verdict::Fail, "{:?}", r.cases[0].reason);
+    assert_eq!(
+        t.token.load(Ordering::SeqCst),
+        1,
+        "the step after the finding is not sent"
+    );
+    assert_eq!(t.cleanup.load(Ordering::SeqCst), 1, "the cleanup step is");
+    assert_eq!(r.cases[0].findings.len(), 1, "{:?}", r.cases[0].findings);
+
+    let misplaced = json!({"cases": [{
+    "id": "cleanup.first", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
+    "steps": [
+        {"request": {"method": "PATCH", "path": "/cleanup"}, "cleanup": true},
+        {"request": {"method": "POST", "path": "/oauth/token"}}
+    ]}]});
+    let err = qoauth_harness::cases::parse_case_file(
+        std::path::Path::new("inline.json"),
+        &misplaced.to_string(),
+    )
+    .expect_err("a cleanup step before another step is refused");
+    assert!(
+        format!("{err:?}").contains("cleanup steps come last"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn cases_that_change_a_user_run_one_at_a_time() {
+    let t = Arc::new(Tally::default());
+    let server = serve(tally_app(Arc::clone(&t))).await;
+    let p = profile(
+        server.addr,
+        json!({"users": {
+            "default": {"login_hint": "alice@example.com"},
+            "suspendable": {"login_hint": "erin@example.com", "user_id": "user-erin"}
+        }}),
+    );
+    let case = |id: &str, needs: &[&str]| {
+        json!({"id": id, "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
+            "needs": needs, "steps": [{"request": {"method": "GET", "path": "/slow"}, "expect": {"status": 200}}]})
+    };
+    let changing = common::cases(json!({"cases": [
+        case("user.a", &["user.suspendable"]), case("user.b", &["user.suspendable"]), case("user.c", &["user.suspendable"])
+    ]}));
+    let r = run(&changing, &p, &RunOptions::default()).await.unwrap();
+    assert!(
+        r.cases.iter().all(|c| c.verdict == Verdict::Pass),
+        "{:?}",
+        r.cases
+    );
+    assert_eq!(
+        t.slow_peak.load(Ordering::SeqCst),
+        1,
+        "cases changing the user overlapped"
+    );
+
+    let others = common::cases(
+        json!({"cases": [case("other.a", &[]), case("other.b", &[]), case("other.c", &[])]}),
+    );
+    run(&others, &p, &RunOptions::default()).await.unwrap();
+    assert!(
+        t.slow_peak.load(Ordering::SeqCst) > 1,
+        "other cases run side by side"
+    );
+}

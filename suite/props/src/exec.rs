@@ -4,6 +4,7 @@
 //! so this is a thin step runner over the harness's public pieces.
 
 use crate::scenario::{Scenario, Step};
+use crate::PropsError;
 use qoauth_harness::exec::{Engine, Prepared, RawExchange, Trace, Transport};
 use qoauth_harness::profile::Profile;
 use qoauth_harness::template::{generate, Bindings};
@@ -42,6 +43,15 @@ pub enum Stop {
     Missing { step: usize, why: String },
 }
 
+/// A step the harness could not prepare (a template naming nothing, a login it cannot
+/// plan). `{:#}` keeps the whole chain of the harness's error in the reason.
+fn missing(e: impl std::fmt::Display) -> Stop {
+    Stop::Missing {
+        step: 0,
+        why: format!("{e:#}"),
+    }
+}
+
 /// A scenario as run against one target.
 #[derive(Debug, Clone)]
 pub struct Executed {
@@ -74,11 +84,16 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(profile: Profile) -> anyhow::Result<Target> {
-        profile.check_target()?;
+    pub fn new(profile: Profile) -> Result<Target, PropsError> {
+        profile.check_target().map_err(|e| PropsError::Target {
+            url: profile.base().to_string(),
+            source: e.into(),
+        })?;
         let profile = Arc::new(profile);
+        let engine = Engine::new(Arc::clone(&profile))
+            .map_err(|e| PropsError::Client { source: e.into() })?;
         Ok(Target {
-            engine: Arc::new(Engine::new(Arc::clone(&profile))?),
+            engine: Arc::new(engine),
             profile,
         })
     }
@@ -158,10 +173,6 @@ impl Target {
         run: &mut StepRun,
         sent: &mut u32,
     ) -> Result<(), Stop> {
-        let missing = |e: anyhow::Error| Stop::Missing {
-            step: 0,
-            why: format!("{e:#}"),
-        };
         if let Some(login) = &case_step.login {
             let (prep, redirect_uri) =
                 qoauth_harness::plan::prepare_login(login, b).map_err(missing)?;

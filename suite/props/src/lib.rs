@@ -23,10 +23,47 @@ mod transcript;
 
 pub use runner::{default_out_dir, regressions_dir, Found, Options};
 
-use anyhow::{anyhow, Context, Result};
 use qoauth_harness::profile::Profile;
 use qoauth_harness::result::RunResult;
 use std::time::Instant;
+
+/// Why a property run could not start or did not finish. Failing properties are not
+/// errors: they are verdicts in the [`RunResult`].
+///
+/// The harness reports its failures as opaque errors of its own; those are kept as boxed
+/// sources, so their messages and chains survive without this crate's signatures
+/// depending on how the harness builds its errors.
+#[derive(Debug, thiserror::Error)]
+pub enum PropsError {
+    #[error("cannot start the property run's thread")]
+    Thread { source: std::io::Error },
+    /// The run's thread panicked: a bug in the suite, never the target's doing.
+    #[error("the property run ended abnormally")]
+    Aborted,
+    #[error("cannot start the property run's runtime")]
+    Runtime { source: std::io::Error },
+    #[error("cannot start the embedded reference server")]
+    Embedded {
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("cannot start the reference server for differential mode")]
+    DifferentialReference {
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A profile lists the hosts it may be pointed at, so a run aimed elsewhere by
+    /// mistake sends nothing.
+    #[error("the profile refuses its target {url}")]
+    Target {
+        url: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The client carries the profile's TLS settings (its CA, whether certificates are
+    /// verified); a profile whose settings do not make one cannot be run.
+    #[error("cannot build the HTTP client from the profile")]
+    Client {
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
 
 /// Every property's name, in report order (the case ids are `property.<name>`).
 pub fn property_names() -> Vec<&'static str> {
@@ -44,7 +81,7 @@ pub fn run_properties(
     cases: u32,
     seed: Option<u64>,
     budget: Option<u64>,
-) -> Result<RunResult> {
+) -> Result<RunResult, PropsError> {
     let opts = Options {
         cases,
         seed,
@@ -59,22 +96,25 @@ pub fn run_properties(
 pub fn run_properties_with(
     profile: Option<Profile>,
     opts: &Options,
-) -> Result<(RunResult, Vec<Found>)> {
+) -> Result<(RunResult, Vec<Found>), PropsError> {
     let opts = opts.clone();
     std::thread::Builder::new()
         .name("qoauth-props".into())
         .spawn(move || run_blocking(profile, &opts))
-        .context("cannot start the property run's thread")?
+        .map_err(|source| PropsError::Thread { source })?
         .join()
-        .map_err(|_| anyhow!("the property run ended abnormally"))?
+        .map_err(|_| PropsError::Aborted)?
 }
 
-fn run_blocking(profile: Option<Profile>, opts: &Options) -> Result<(RunResult, Vec<Found>)> {
+fn run_blocking(
+    profile: Option<Profile>,
+    opts: &Options,
+) -> Result<(RunResult, Vec<Found>), PropsError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("qoauth-props-io")
         .build()
-        .context("cannot start the property run's runtime")?;
+        .map_err(|source| PropsError::Runtime { source })?;
     let started_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -84,7 +124,7 @@ fn run_blocking(profile: Option<Profile>, opts: &Options) -> Result<(RunResult, 
         None => {
             let e = rt
                 .block_on(qoauth_harness::embedded::start())
-                .context("cannot start the embedded reference server")?;
+                .map_err(|e| PropsError::Embedded { source: e.into() })?;
             (e.profile.clone(), Some(e))
         }
     };
@@ -97,7 +137,7 @@ fn run_blocking(profile: Option<Profile>, opts: &Options) -> Result<(RunResult, 
     let reference_server = if opts.differential {
         Some(
             rt.block_on(qoauth_harness::embedded::start())
-                .context("cannot start the reference server for differential mode")?,
+                .map_err(|e| PropsError::DifferentialReference { source: e.into() })?,
         )
     } else {
         None

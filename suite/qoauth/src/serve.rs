@@ -26,5 +26,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         faults,
         variants,
     })
-    .await
+    .await?;
+    Ok(())
 }

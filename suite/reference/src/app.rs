@@ -87,7 +87,7 @@ pub(crate) fn build(
         &limits,
     );
     let state = Arc::new(AppState {
-        store: Store::new(reg.clients.len()),
+        store: Store::new(reg.clients.len(), reg.users.iter().map(|u| u.active)),
         limiter,
         tls,
         next_purge_ms: AtomicU64::new(now_ms() + reg.purge_interval * 1000),
@@ -134,6 +134,10 @@ pub(crate) fn build(
             only(get(discovery), "GET, HEAD"),
         )
         .route("/.well-known/jwks.json", only(get(jwks), "GET, HEAD"))
+        .route(
+            "/api/v1/users/{user_id}",
+            only(axum::routing::patch(crate::users::patch_user), "PATCH"),
+        )
         .fallback(not_found);
     #[cfg(feature = "faults")]
     let router = router.layer(axum::middleware::from_fn_with_state(

@@ -364,7 +364,7 @@ fn session_cookie_value(headers: &HeaderMap) -> Option<&str> {
 fn current_session(s: &AppState, headers: &HeaderMap, now: u64) -> Option<(Hash, Session)> {
     let h = hash_token(session_cookie_value(headers)?);
     let sess = s.store.sessions.get(&h, |x| x.clone())?;
-    (sess.expires_ms > now && s.reg.users[sess.user as usize].active).then_some((h, sess))
+    (sess.expires_ms > now && s.store.user_active(sess.user)).then_some((h, sess))
 }
 
 fn new_session(s: &AppState, user: u32, now: u64) -> (Hash, Session, String) {
@@ -436,7 +436,7 @@ fn proceed(
             }
             match hinted {
                 Some(u) if s.reg.auto_login_hint => {
-                    if !s.reg.users[u as usize].active {
+                    if !s.store.user_active(u) {
                         return fail("access_denied", "OAUTH-9", "the user is disabled");
                     }
                     let (h, sess, c) = new_session(s, u, now);
@@ -561,13 +561,17 @@ fn login_html(s: &AppState, raw: &str, message: Option<&str>) -> String {
          <button type=\"submit\">Sign in</button></form><p>Test users:</p><ul>",
         html_escape(raw)
     );
-    for u in &s.reg.users {
+    for (i, u) in s.reg.users.iter().enumerate() {
         let _ = write!(
             b,
             "<li>{} &lt;{}&gt;{}</li>",
             html_escape(&u.name),
             html_escape(&u.email),
-            if u.active { "" } else { " (disabled)" }
+            if s.store.user_active(i as u32) {
+                ""
+            } else {
+                " (disabled)"
+            }
         );
     }
     b.push_str("</ul></body></html>");
@@ -660,7 +664,7 @@ pub(crate) async fn login_submit(State(s): State<Shared>, req: Request) -> Respo
             login_html(&s, raw, Some("No such user in this tenant.")),
         );
     };
-    if !s.reg.users[user as usize].active {
+    if !s.store.user_active(user) {
         return Failure::Redirect {
             redirect_uri: ar.redirect_uri,
             state: Some(ar.state),

@@ -175,6 +175,12 @@ mod catalogue {
         DisabledUserAllowed "disabled-user-allowed" Security
             "a disabled user can still be impersonated"
             "spec POST /oauth/token 403; notes section 2";
+        DisabledUserCodeRedeemed "disabled-user-code-redeemed" Security
+            "a code issued before its user was disabled is still redeemed"
+            "spec POST /oauth/token 403 (user is disabled)";
+        DisabledUserRefreshes "disabled-user-refreshes" Security
+            "a refresh token of a user disabled since keeps working"
+            "spec POST /oauth/token 403 (user is disabled)";
         ImpersonationWithoutGrant "impersonation-without-grant" Security
             "a client without the impersonation grant can impersonate users"
             "spec urn:qlik:oauth:user-impersonation; RFC 6749 5.2 unauthorized_client";
@@ -197,6 +203,9 @@ mod catalogue {
         NarrowedScopeUnstated "narrowed-scope-unstated" Protocol
             "a scope request beyond the allow list is narrowed, and the answer leaves scope out"
             "RFC 6749 3.3, 5.1 (scope REQUIRED when it differs from the request)";
+        TokenCapIgnored "token-cap-ignored" Protocol
+            "tokens past the client's cap are issued"
+            "spec POST /oauth/token 403 (maximum number of tokens)";
         TierBelowAllowance "tier-below-allowance" Protocol
             "rate limits at a quarter of the documented tiers: 250 a minute for authorize, 25 for token and revoke"
             "spec GET /oauth/authorize x-qlik-tier; spec POST /oauth/revoke x-qlik-tier";

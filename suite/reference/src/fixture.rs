@@ -166,6 +166,16 @@ pub struct ClientSpec {
     pub token_exchange: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<ClientRateLimitSpec>,
+    /// Live tokens per user of this client before 403 (spec POST /oauth/token 403, notes
+    /// ambiguity 15); optional, default `limits.max_tokens_per_user_client`. A small cap on
+    /// one client lets a case reach it without spending the others'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_per_user: Option<u64>,
+    /// Whether this client's access tokens may change a user's status through
+    /// `PATCH /api/v1/users/{id}` (the tenant admin's users API, which cases use to disable
+    /// a user between sign-in and redemption); optional, default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user_admin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -302,6 +312,8 @@ pub(crate) struct Client {
     pub token_exchange: bool,
     pub tier1_limit: u64,
     pub tier2_limit: u64,
+    pub max_tokens: u64,
+    pub user_admin: bool,
 }
 
 impl Client {
@@ -343,7 +355,6 @@ pub(crate) struct Registry {
     pub code_ttl: u64,
     pub session_ttl: u64,
     pub max_body_bytes: usize,
-    pub max_tokens: u64,
     pub max_assertion_lifetime: u64,
     pub purge_interval: u64,
     pub window_seconds: u64,
@@ -546,7 +557,6 @@ impl Registry {
             code_ttl: l.code_seconds,
             session_ttl: l.session_seconds,
             max_body_bytes: lim.max_body_bytes as usize,
-            max_tokens: lim.max_tokens_per_user_client,
             max_assertion_lifetime: lim.max_assertion_lifetime_seconds,
             purge_interval: lim.purge_interval_seconds.unwrap_or(10),
             window_seconds: rl.window_seconds,
@@ -777,6 +787,17 @@ fn compile_client(
         token_exchange: c.token_exchange,
         tier1_limit: limit(rl.and_then(|r| r.tier1), "tier1", spec.rate_limits.tier1)?,
         tier2_limit: limit(rl.and_then(|r| r.tier2), "tier2", spec.rate_limits.tier2)?,
+        max_tokens: match c.max_tokens_per_user {
+            None => spec.limits.max_tokens_per_user_client,
+            Some(0) => {
+                return Err(invalid(
+                    format!("{p}.max_tokens_per_user"),
+                    "must be at least 1",
+                ))
+            }
+            Some(n) => n,
+        },
+        user_admin: c.user_admin,
     })
 }
 

@@ -30,6 +30,7 @@ mod server;
 mod store;
 mod time_format;
 mod token;
+mod users;
 pub mod variants;
 mod varied;
 
@@ -40,7 +41,8 @@ pub use faults::Faults;
 pub use faults::{Fault, FaultKind, UnknownFault};
 pub use fixture::{Fixture, FixtureError, FixtureSpec};
 pub use server::{
-    serve, spawn, spawn_faulty, spawn_varied, spawn_with, RunningServer, ServeOptions, Tls,
+    serve, spawn, spawn_faulty, spawn_varied, spawn_with, RunningServer, ServeError, ServeOptions,
+    Tls,
 };
 pub use store::StoreStats;
 pub use variants::{UnknownVariant, Variant, Variants};

@@ -6,7 +6,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use axum_server::Handle;
@@ -14,9 +13,54 @@ use tokio::task::JoinHandle;
 
 use crate::app::{build, AppHandle};
 use crate::faults::Faults;
-use crate::fixture::Fixture;
+use crate::fixture::{Fixture, FixtureError};
 use crate::store::StoreStats;
 use crate::variants::Variants;
+
+/// Why the reference could not start, or `qoauth serve` could not go on serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot bind {addr}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// The listener is handed to the async runtime, which needs it non-blocking and must
+    /// know its port (an ephemeral one when port 0 was asked for).
+    #[error("cannot set up the listener bound to {addr}")]
+    Listener {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot load TLS certificate {} and key {}", cert.display(), key.display())]
+    TlsFiles {
+        cert: PathBuf,
+        key: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot generate a certificate")]
+    GenerateCertificate { source: rcgen::Error },
+    #[error("cannot use the generated certificate")]
+    UseCertificate { source: std::io::Error },
+    #[error("the fixture {} is refused", path.display())]
+    Fixture { path: PathBuf, source: FixtureError },
+    /// Handlers are installed before the base URL is printed (see `ShutdownSignal`), so a
+    /// server that cannot stop gracefully does not start.
+    #[error("cannot handle {signal}")]
+    Signal {
+        signal: &'static str,
+        source: std::io::Error,
+    },
+    /// A supervisor reads the base URL from the first line of stdout; without it the
+    /// server cannot be found, so serving would be pointless.
+    #[error("cannot print the base URL")]
+    Stdout { source: std::io::Error },
+    #[error("cannot write the certificate to {}", path.display())]
+    WriteCertificate {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// How the listener speaks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,7 +131,7 @@ impl RunningServer {
 }
 
 /// Runs the reference on `addr` (use port 0 for an ephemeral one) over plain HTTP.
-pub async fn spawn(fixture: Fixture, addr: SocketAddr) -> anyhow::Result<RunningServer> {
+pub async fn spawn(fixture: Fixture, addr: SocketAddr) -> Result<RunningServer, ServeError> {
     spawn_with(fixture, addr, Tls::None).await
 }
 
@@ -96,7 +140,7 @@ pub async fn spawn_with(
     fixture: Fixture,
     addr: SocketAddr,
     tls: Tls,
-) -> anyhow::Result<RunningServer> {
+) -> Result<RunningServer, ServeError> {
     spawn_faulty(fixture, addr, tls, Faults::default()).await
 }
 
@@ -107,7 +151,7 @@ pub async fn spawn_faulty(
     addr: SocketAddr,
     tls: Tls,
     faults: Faults,
-) -> anyhow::Result<RunningServer> {
+) -> Result<RunningServer, ServeError> {
     spawn_varied(fixture, addr, tls, faults, Variants::default()).await
 }
 
@@ -119,11 +163,12 @@ pub async fn spawn_varied(
     tls: Tls,
     faults: Faults,
     variants: Variants,
-) -> anyhow::Result<RunningServer> {
+) -> Result<RunningServer, ServeError> {
     let listener =
-        std::net::TcpListener::bind(addr).with_context(|| format!("cannot bind {addr}"))?;
-    listener.set_nonblocking(true)?;
-    let local_addr = listener.local_addr()?;
+        std::net::TcpListener::bind(addr).map_err(|source| ServeError::Bind { addr, source })?;
+    let set_up = |source| ServeError::Listener { addr, source };
+    listener.set_nonblocking(true).map_err(set_up)?;
+    let local_addr = listener.local_addr().map_err(set_up)?;
     let secure = tls != Tls::None;
     let (router, app) = build(fixture, secure, faults, variants);
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
@@ -143,21 +188,22 @@ pub async fn spawn_varied(
             // One process-wide provider; a second install attempt just reports the first.
             let _ = rustls::crypto::ring::default_provider().install_default();
             let config = match &tls {
-                Tls::Files { cert, key } => RustlsConfig::from_pem_file(cert, key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot load TLS certificate {} and key {}",
-                            cert.display(),
-                            key.display()
-                        )
-                    })?,
+                Tls::Files { cert, key } => {
+                    let files = |source| ServeError::TlsFiles {
+                        cert: cert.clone(),
+                        key: key.clone(),
+                        source,
+                    };
+                    RustlsConfig::from_pem_file(cert, key)
+                        .await
+                        .map_err(files)?
+                }
                 _ => {
                     let (cert, key) = generate_certificate(local_addr.ip())?;
                     let config =
                         RustlsConfig::from_pem(cert.clone().into_bytes(), key.into_bytes())
                             .await
-                            .context("cannot use the generated certificate")?;
+                            .map_err(|source| ServeError::UseCertificate { source })?;
                     tls_cert_pem = Some(cert);
                     config
                 }
@@ -188,7 +234,7 @@ pub async fn spawn_varied(
 }
 
 /// A self-signed certificate and its key, both PEM.
-fn generate_certificate(ip: IpAddr) -> anyhow::Result<(String, String)> {
+fn generate_certificate(ip: IpAddr) -> Result<(String, String), ServeError> {
     let mut names = vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
@@ -197,15 +243,19 @@ fn generate_certificate(ip: IpAddr) -> anyhow::Result<(String, String)> {
     if !ip.is_unspecified() && !ip.is_loopback() {
         names.push(ip.to_string());
     }
-    let ck = rcgen::generate_simple_self_signed(names).context("cannot generate a certificate")?;
+    let ck = rcgen::generate_simple_self_signed(names)
+        .map_err(|source| ServeError::GenerateCertificate { source })?;
     Ok((ck.cert.pem(), ck.key_pair.serialize_pem()))
 }
 
 /// The `qoauth serve` command: prints the base URL as the first line of stdout, serves
 /// until SIGINT or SIGTERM, then shuts down gracefully.
-pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+pub async fn serve(opts: ServeOptions) -> Result<(), ServeError> {
     let fixture = match &opts.fixture_path {
-        Some(p) => Fixture::from_path(p)?,
+        Some(p) => Fixture::from_path(p).map_err(|source| ServeError::Fixture {
+            path: p.clone(),
+            source,
+        })?,
         None => Fixture::default_fixture(),
     };
     let shutdown = ShutdownSignal::install()?;
@@ -234,14 +284,17 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     }
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", server.base_url)?;
-        out.flush()?;
+        writeln!(out, "{}", server.base_url)
+            .and_then(|()| out.flush())
+            .map_err(|source| ServeError::Stdout { source })?;
     }
     if let Some(pem) = &server.tls_cert_pem {
         let path =
             std::env::temp_dir().join(format!("qoauth-reference-{}.pem", server.local_addr.port()));
-        std::fs::write(&path, pem)
-            .with_context(|| format!("cannot write the certificate to {}", path.display()))?;
+        std::fs::write(&path, pem).map_err(|source| ServeError::WriteCertificate {
+            path: path.clone(),
+            source,
+        })?;
         eprintln!("generated TLS certificate: {}", path.display());
     }
     tracing::info!(base_url = %server.base_url, "reference server listening");
@@ -259,14 +312,20 @@ struct ShutdownSignal {
 }
 
 impl ShutdownSignal {
-    fn install() -> anyhow::Result<Self> {
+    fn install() -> Result<Self, ServeError> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
+            let handle = |kind, name| {
+                signal(kind).map_err(|source| ServeError::Signal {
+                    signal: name,
+                    source,
+                })
+            };
             Ok(ShutdownSignal {
                 signals: (
-                    signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
-                    signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+                    handle(SignalKind::interrupt(), "SIGINT")?,
+                    handle(SignalKind::terminate(), "SIGTERM")?,
                 ),
             })
         }

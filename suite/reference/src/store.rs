@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -91,7 +91,7 @@ impl<V> Sharded<V> {
         self.shards.iter().map(|s| lock_r(s).len()).sum()
     }
     /// Drops entries `keep` refuses, one shard at a time so requests interleave.
-    fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
+    pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
         for s in self.shards.iter() {
             let mut m = lock_w(s);
             m.retain(|_, v| keep(v));
@@ -195,6 +195,10 @@ pub(crate) struct Store {
     client_counts: Box<[AtomicU64]>,
     /// Live access tokens per (client, user).
     user_counts: Mutex<HashMap<(u32, u32), u64>>,
+    /// Each fixture user's status, which the users API may change while the server runs;
+    /// kept per server (not in the shared registry) so two servers of one fixture never
+    /// see each other's changes.
+    users_active: Box<[AtomicBool]>,
 }
 
 /// Sizes of the stores, for observing that purging keeps memory bounded.
@@ -209,7 +213,7 @@ pub struct StoreStats {
 }
 
 impl Store {
-    pub fn new(clients: usize) -> Store {
+    pub fn new(clients: usize, users_active: impl IntoIterator<Item = bool>) -> Store {
         Store {
             access: Sharded::new(),
             refresh: Sharded::new(),
@@ -220,6 +224,36 @@ impl Store {
             jtis: Mutex::new(HashMap::new()),
             client_counts: (0..clients).map(|_| AtomicU64::new(0)).collect(),
             user_counts: Mutex::new(HashMap::new()),
+            users_active: users_active.into_iter().map(AtomicBool::new).collect(),
+        }
+    }
+
+    /// Whether the user may sign in and hold tokens now (spec POST /oauth/token 403 "user
+    /// is disabled").
+    pub fn user_active(&self, user: u32) -> bool {
+        self.users_active
+            .get(user as usize)
+            .is_some_and(|a| a.load(Ordering::Relaxed))
+    }
+
+    pub fn set_user_active(&self, user: u32, active: bool) {
+        if let Some(a) = self.users_active.get(user as usize) {
+            a.store(active, Ordering::Relaxed);
+        }
+    }
+
+    /// Revokes every grant of `user`: unredeemed codes and the families (refresh and access
+    /// tokens) issued from her codes.
+    pub fn revoke_grants_of(&self, user: u32) {
+        self.codes.retain(|c| c.user != user);
+        let mut fams = lock(&self.families);
+        let ids: Vec<u64> = fams
+            .iter()
+            .filter(|(_, f)| f.user == user && !f.revoked)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.revoke_family(&mut fams, id);
         }
     }
 

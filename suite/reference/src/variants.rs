@@ -157,6 +157,10 @@ catalogue! {
         behaviour: "an authorization request without code_challenge continues; its code is redeemed without a code_verifier, and refused with one"
         clause: "RFC 7636 4.4.1; RFC 9700 2.1.1"
         quote: "If the server requires Proof Key for Code Exchange (PKCE) by OAuth public clients and the client does not send the \"code_challenge\" in the request, the authorization endpoint MUST return the authorization error response";
+    DisablingRevokesGrants "disabling-revokes-grants"
+        behaviour: "disabling a user revokes her unredeemed codes and her refresh tokens, so their use gets 400 invalid_grant instead of 403"
+        clause: "RFC 6749 5.2"
+        quote: "invalid_grant: The provided authorization grant (e.g., authorization code, resource owner credentials) or refresh token is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.";
 }
 
 impl fmt::Display for Variant {

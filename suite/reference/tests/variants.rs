@@ -272,6 +272,55 @@ async fn observe(v: Variant, srv: &RunningServer) -> String {
             let plain = token(srv, without).await;
             format!("code; with a verifier {}, without {}", status(&with_verifier), status(&plain))
         }
+        DisablingRevokesGrants => {
+            // Erin's refresh token, then she is disabled and re-enabled: the token works
+            // again unless disabling revoked it.
+            let (verifier, challenge) = qoauth_testkit::pkce::pair();
+            let q = authorize_query(
+                PUBLIC_ID,
+                PUBLIC_REDIRECT,
+                "user_default offline_access",
+                &challenge,
+                Some("erin@example.com"),
+            );
+            let r = http()
+                .get(format!("{}/oauth/authorize?{q}", srv.base_url))
+                .send()
+                .await
+                .unwrap();
+            let code = param(&location_params(&r), "code").expect("a code");
+            let tokens: Value = token(srv, code_body(PUBLIC_ID, &code, PUBLIC_REDIRECT, &verifier))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let admin: Value = token(
+                srv,
+                json!({"grant_type": "client_credentials", "client_id": ADMIN_ID, "client_secret": ADMIN_SECRET}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+            for value in ["disabled", "active"] {
+                let r = http()
+                    .patch(format!("{}/api/v1/users/{SUSPENDABLE_USER}", srv.base_url))
+                    .bearer_auth(s(&admin, "access_token"))
+                    .json(&json!([{"op": "replace", "path": "/status", "value": value}]))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 204);
+            }
+            status(
+                &token(
+                    srv,
+                    json!({"grant_type": "refresh_token", "client_id": PUBLIC_ID,
+                           "refresh_token": s(&tokens, "refresh_token")}),
+                )
+                .await,
+            )
+        }
     }
 }
 
@@ -298,6 +347,8 @@ fn expected(v: Variant) -> &'static str {
         NoRetryAfter => "429 retry-after=false",
         // The downgrade is refused: 400 (a verifier where none belongs) or 401.
         ChallengeOptional => "code; with a verifier 401, without 200",
+        // A revoked refresh token, answered as any revoked grant is.
+        DisablingRevokesGrants => "401",
     }
 }
 

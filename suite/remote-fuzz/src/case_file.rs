@@ -1,6 +1,5 @@
 //! Anomalies as case files (cases/case.schema.json), redacted, and their replay.
 
-use anyhow::{Context, Result};
 use base64::Engine as _;
 use qoauth_harness::cases::{Case, CaseFile, Expect, Matcher, Request, Step};
 use qoauth_harness::result::{Level, Reference};
@@ -11,6 +10,8 @@ use qoauth_fuzzgen::oracle::{Anomaly, AnomalyKind};
 use qoauth_fuzzgen::request::HttpRequest;
 use qoauth_fuzzgen::vocabulary::Vocabulary;
 use qoauth_spec::NOT_SERVER_ERRORS as NON_SERVER_ERROR;
+
+use crate::RemoteFuzzError;
 
 /// Name of the `let` binding that carries Basic credentials holding a secret.
 const BASIC_BINDING: &str = "basic_credentials";
@@ -262,12 +263,17 @@ pub fn case_for(
 /// The request of a saved case, with its templates expanded for `vocabulary`.
 ///
 /// Reads back only what [`case_for`] writes; a hand-written case goes through the harness.
-pub fn request_of_case(vocabulary: &Vocabulary, case: &Case) -> Result<HttpRequest> {
+pub fn request_of_case(
+    vocabulary: &Vocabulary,
+    case: &Case,
+) -> Result<HttpRequest, RemoteFuzzError> {
     let request = case
         .steps
         .first()
         .and_then(|step| step.request.as_ref())
-        .context("case without a request step")?;
+        .ok_or_else(|| RemoteFuzzError::NoRequest {
+            case: case.id.clone(),
+        })?;
     let basic = case
         .lets
         .get(BASIC_BINDING)

@@ -7,11 +7,10 @@
 //! a stricter stall rule: a fuzz run has no later case a stall could spare.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use arbitrary::{Arbitrary, Unstructured};
 use qoauth_harness::cases::{parse_case_file, write_case_file, LoadErrors, WriteCaseError};
 use qoauth_harness::exec::{Engine, Prepared, Transport};
@@ -24,6 +23,48 @@ use case_file::{case_for, request_of_case, Provenance};
 use qoauth_fuzzgen::oracle::{Anomaly, AnomalyKind, Observed, Oracle};
 use qoauth_fuzzgen::request::{FuzzRequest, HttpRequest, TokenTable};
 use qoauth_fuzzgen::vocabulary::Vocabulary;
+
+/// Why a run or a replay stopped before it could judge the target. Anomalies are not
+/// errors: they are what [`RemoteFuzzSummary`] counts and the case files record.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteFuzzError {
+    /// The harness reports this as an opaque error of its own; it is kept as a boxed
+    /// source, so its chain survives without this crate depending on how the harness
+    /// builds its errors.
+    #[error("cannot build the HTTP client from the profile")]
+    Client {
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The run stops at the first such refusal: every later request would meet the same
+    /// certificate.
+    #[error(
+        "the TLS certificate of {target} does not verify, so no request was sent ({why}); \
+         for a test target with a self-signed certificate, set \
+         \"tls\": {{\"accept_invalid_certs\": true}} in its profile"
+    )]
+    Certificate { target: String, why: String },
+    #[error("cannot save the case file {}", path.display())]
+    SaveCase {
+        path: PathBuf,
+        source: WriteCaseError,
+    },
+    #[error("cannot read {}", path.display())]
+    ReadCase {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} does not load as a case file", path.display())]
+    InvalidCase { path: PathBuf, source: LoadErrors },
+    #[error("{}: case file without cases", path.display())]
+    NoCase { path: PathBuf },
+    /// Only the cases `fuzz_remote` writes are replayed, and each of those has one.
+    #[error("case {case} has no request step")]
+    NoRequest { case: String },
+    #[error("request could not be sent: {why}")]
+    NotSent { why: String },
+    #[error("the profile's request budget is spent")]
+    BudgetSpent,
+}
 
 /// Bytes of randomness behind one request: enough that a request with a dozen parameters of
 /// free text still has bytes left for its body (`arbitrary` reads zeros past the end).
@@ -199,10 +240,10 @@ fn certificate_failure(message: &str) -> bool {
 
 /// Fuzzes `config.target` until the budget or the duration runs out, writing one redacted,
 /// replayable case file per distinct anomaly (kind, method, path) into `config.out_dir`.
-pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> {
+pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary, RemoteFuzzError> {
     let started = Instant::now();
     let engine = Engine::new(Arc::new(config.sender_profile()))
-        .context("building the HTTP client from the profile")?;
+        .map_err(|e| RemoteFuzzError::Client { source: e.into() })?;
     let table = TokenTable::new(&config.vocabulary);
     let origin = config.target().origin().ascii_serialization();
     let oracle = Oracle::new(&config.vocabulary, Some(&origin), config.request_timeout);
@@ -234,11 +275,7 @@ pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> 
             Err(NoAnswer::NotSent(why)) => {
                 summary.sent += 1;
                 if certificate_failure(&why) {
-                    anyhow::bail!(
-                        "the TLS certificate of {target} does not verify, so no request was sent \
-                         ({why}); for a test target with a self-signed certificate, set \
-                         \"tls\": {{\"accept_invalid_certs\": true}} in its profile"
-                    );
+                    return Err(RemoteFuzzError::Certificate { target, why });
                 }
                 summary.transport_errors += 1;
                 unanswered += 1;
@@ -288,7 +325,12 @@ pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> 
                 Err(WriteCaseError::Invalid(_)) => {
                     seen.remove(&key);
                 }
-                Err(e) => return Err(e.into()),
+                Err(source) => {
+                    return Err(RemoteFuzzError::SaveCase {
+                        path: config.out_dir.join(name),
+                        source,
+                    })
+                }
             }
         }
     }
@@ -299,19 +341,27 @@ pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary> 
 /// Sends the request of a case file written by [`fuzz_remote`] and judges the answer again,
 /// to confirm a finding (or its fix) without the full harness.
 pub async fn replay_case(
-    case_path: &std::path::Path,
+    case_path: &Path,
     profile: &Profile,
     vocabulary: &Vocabulary,
-) -> Result<(Option<Observed>, Vec<Anomaly>)> {
-    let text = std::fs::read_to_string(case_path)
-        .with_context(|| format!("reading {}", case_path.display()))?;
-    let cases = parse_case_file(case_path, &text).map_err(LoadErrors)?;
-    let case = cases.first().context("case file without cases")?;
+) -> Result<(Option<Observed>, Vec<Anomaly>), RemoteFuzzError> {
+    let text = std::fs::read_to_string(case_path).map_err(|source| RemoteFuzzError::ReadCase {
+        path: case_path.to_path_buf(),
+        source,
+    })?;
+    let cases =
+        parse_case_file(case_path, &text).map_err(|errors| RemoteFuzzError::InvalidCase {
+            path: case_path.to_path_buf(),
+            source: LoadErrors(errors),
+        })?;
+    let case = cases.first().ok_or_else(|| RemoteFuzzError::NoCase {
+        path: case_path.to_path_buf(),
+    })?;
     let request = request_of_case(vocabulary, case)?;
     let mut sender = profile.clone();
     sender.retry_rate_limited = false;
     let engine =
-        Engine::new(Arc::new(sender)).context("building the HTTP client from the profile")?;
+        Engine::new(Arc::new(sender)).map_err(|e| RemoteFuzzError::Client { source: e.into() })?;
     let target = &profile.base_url;
     let origin = target.origin().ascii_serialization();
     let oracle = Oracle::new(vocabulary, Some(&origin), profile.request_timeout);
@@ -321,7 +371,7 @@ pub async fn replay_case(
             (Some(observed), anomalies)
         }
         Err(NoAnswer::Anomaly(anomaly)) => (None, vec![anomaly]),
-        Err(NoAnswer::NotSent(why)) => anyhow::bail!("request could not be sent: {why}"),
-        Err(NoAnswer::BudgetSpent) => anyhow::bail!("the profile's request budget is spent"),
+        Err(NoAnswer::NotSent(why)) => return Err(RemoteFuzzError::NotSent { why }),
+        Err(NoAnswer::BudgetSpent) => return Err(RemoteFuzzError::BudgetSpent),
     })
 }

@@ -29,6 +29,14 @@ pub const ASSERT_ID: &str = "web-assertion";
 /// A confidential client with a small per-client rate limit.
 pub const LIMITED_ID: &str = "web-limited";
 pub const LIMITED_SECRET: &str = "wl-secret-0d4b8f2a6e1c9357b3a9";
+/// A confidential client whose cap is 20 live tokens per user.
+pub const CAPPED_ID: &str = "web-capped";
+pub const CAPPED_SECRET: &str = "wk-secret-3a9d6f1c8e2b7054d1f6";
+/// A confidential client whose tokens may change a user's status (the users API).
+pub const ADMIN_ID: &str = "web-admin";
+pub const ADMIN_SECRET: &str = "wd-secret-8b1e4c7a2f9d3065e8b2";
+/// The active user the users API tests disable.
+pub const SUSPENDABLE_USER: &str = "user-erin";
 
 /// Starts the reference on its default fixture on a free loopback port.
 pub async fn start() -> RunningServer {

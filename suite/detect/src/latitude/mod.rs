@@ -170,6 +170,7 @@ pub fn entries() -> Vec<Entry> {
         ),
         one(&[NoRetryAfter], &[]),
         one(&[ChallengeOptional], &[]),
+        one(&[DisablingRevokesGrants], &[]),
         Entry {
             name: "assertion-long-lifetime",
             variants: &[],

@@ -160,7 +160,7 @@ pub(super) fn grant(call: &Call<'_, '_>) -> Result<Response, ApiError> {
         Outcome::VerifierMissing => return Err(verifier_required()),
         Outcome::Ok(rec, fid) => (rec, fid),
     };
-    if !s.reg.users[rec.user as usize].active {
+    if !s.store.user_active(rec.user) && !fault!(s, DisabledUserCodeRedeemed) {
         return Err(ApiError::user_disabled());
     }
     issue_family(

@@ -59,7 +59,7 @@ pub(super) fn grant(call: &Call<'_, '_>) -> Result<Response, ApiError> {
             "no user matches user_lookup",
         )
     })? as u32;
-    if !s.reg.users[user as usize].active && !fault!(s, DisabledUserAllowed) {
+    if !s.store.user_active(user) && !fault!(s, DisabledUserAllowed) {
         return Err(ApiError::user_disabled());
     }
     let mut scope = requested_scope(s, p.scope.as_deref(), client.allowed_scopes)?;

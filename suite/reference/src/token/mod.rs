@@ -195,6 +195,15 @@ fn scope_error(e: ScopeError) -> ApiError {
     }
 }
 
+/// Live tokens a user may hold from `client` (spec POST /oauth/token 403 "maximum number of
+/// tokens").
+pub(super) fn token_cap(s: &AppState, client: u32) -> u64 {
+    if fault!(s, TokenCapIgnored) {
+        return u64::MAX;
+    }
+    s.reg.clients[client as usize].max_tokens
+}
+
 /// Issues a standalone access token (client_credentials, impersonation).
 fn issue_plain(
     s: &AppState,
@@ -204,7 +213,7 @@ fn issue_plain(
     now: u64,
     scope_stated: bool,
 ) -> Result<Response, ApiError> {
-    if !s.store.reserve(client, user, s.reg.max_tokens) {
+    if !s.store.reserve(client, user, token_cap(s, client)) {
         return Err(ApiError::too_many_tokens());
     }
     let ttl = s.reg.access_ttl;
@@ -338,7 +347,7 @@ fn issue_family(
         auth_time,
         kept,
     } = *i;
-    if !s.store.reserve(client, user, s.reg.max_tokens) {
+    if !s.store.reserve(client, user, token_cap(s, client)) {
         return Err(ApiError::too_many_tokens());
     }
     let ttl = s.reg.access_ttl;

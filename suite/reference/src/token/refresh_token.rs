@@ -82,7 +82,7 @@ pub(super) fn grant(call: &Call<'_, '_>) -> Result<Response, ApiError> {
     }
     .map_err(scope_error)?;
     let (user, grant_scope, auth_time) = (fam.user, fam.scope, fam.auth_time);
-    if !s.reg.users[user as usize].active {
+    if !s.store.user_active(user) && !fault!(s, DisabledUserRefreshes) {
         return Err(ApiError::user_disabled());
     }
     // The old token stays recorded (until it expires) so its reuse is recognised;

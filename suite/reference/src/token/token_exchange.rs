@@ -83,7 +83,7 @@ pub(super) fn grant(call: &Call<'_, '_>) -> Result<Response, ApiError> {
     if (machine && !s.varies(Variant::ExchangeMachineTokens)) || rec.kind == AccessKind::Exchanged {
         return Err(cannot());
     }
-    if !machine && !s.reg.users[rec.user as usize].active {
+    if !machine && !s.store.user_active(rec.user) {
         return Err(ApiError::user_disabled());
     }
     let mut scope = rec.scope;
@@ -97,7 +97,7 @@ pub(super) fn grant(call: &Call<'_, '_>) -> Result<Response, ApiError> {
     if s.store.access.get(&h, |_| ()).is_none() {
         return Err(ApiError::invalid_grant("the subject token was revoked"));
     }
-    if !s.store.reserve(idx, rec.user, s.reg.max_tokens) {
+    if !s.store.reserve(idx, rec.user, super::token_cap(s, idx)) {
         return Err(ApiError::too_many_tokens());
     }
     let (access, ah) = new_token();
