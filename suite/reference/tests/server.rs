@@ -79,6 +79,10 @@ fn fixture_errors_name_the_field() {
             Box::new(|f| f["clients"][5]["rate_limit"]["tier2"] = json!(0)),
             "clients[5].rate_limit.tier2",
         ),
+        (
+            Box::new(|f| f["clients"][7]["max_tokens_per_user"] = json!(0)),
+            "clients[7].max_tokens_per_user",
+        ),
         // Shape errors come from deserialisation, still with the path.
         (
             Box::new(|f| f["clients"][0]["app_type"] = json!("desktop")),
@@ -118,7 +122,7 @@ fn fixture_errors_name_the_field() {
     assert!(Fixture::from_json(&v.to_string()).is_ok());
     // The shipped file loads from disk too.
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/default.json");
-    assert_eq!(Fixture::from_path(&p).unwrap().spec().clients.len(), 7);
+    assert_eq!(Fixture::from_path(&p).unwrap().spec().clients.len(), 9);
 }
 
 #[tokio::test]
