@@ -931,7 +931,10 @@ mod tests {
         assert!(f.registry.client("web-assertion").unwrap().1.auth_jwt);
         // The capped client's own cap; every other client keeps the tenant's.
         assert_eq!(f.registry.client("web-capped").unwrap().1.max_tokens, 20);
-        assert_eq!(f.registry.client("web-confidential").unwrap().1.max_tokens, 100_000);
+        assert_eq!(
+            f.registry.client("web-confidential").unwrap().1.max_tokens,
+            100_000
+        );
         assert!(f.registry.client("web-admin").unwrap().1.user_admin);
         assert!(!f.registry.client("web-confidential").unwrap().1.user_admin);
     }

@@ -4,79 +4,36 @@
 
 use qoauth_reference::RunningServer;
 use qoauth_testkit::envelope::{expect_envelope, expect_error};
-use qoauth_testkit::pkce;
 use qoauth_testkit::reference::*;
 use qoauth_testkit::request::*;
-use serde_json::{json, Value};
+use serde_json::json;
 
-async fn token_of(srv: &RunningServer, id: &str, secret: &str) -> String {
-    let r = post_json(
-        srv,
-        "/oauth/token",
-        &json!({"grant_type":"client_credentials","client_id":id,"client_secret":secret}),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    let v: Value = r.json().await.unwrap();
+const ERIN: &str = "erin@example.com";
+
+async fn admin_token(srv: &RunningServer) -> String {
+    let v = cc_token_of(srv, ADMIN_ID, ADMIN_SECRET).await;
     v["access_token"].as_str().unwrap().to_string()
 }
 
-async fn patch(
-    srv: &RunningServer,
-    user: &str,
-    token: Option<&str>,
-    body: &str,
-) -> reqwest::Response {
-    let mut req = http()
-        .patch(format!("{}/api/v1/users/{user}", srv.base_url))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.send().await.expect("the server answers")
-}
-
-fn status(value: &str) -> String {
-    json!([{"op":"replace","path":"/status","value":value}]).to_string()
-}
-
-/// The suspendable user's code, through an automatic sign-in with offline_access.
-async fn erin_code(srv: &RunningServer) -> (reqwest::Response, String) {
-    let (verifier, challenge) = pkce::pair();
-    let q = authorize_query(
-        PUBLIC_ID,
-        PUBLIC_REDIRECT,
-        "user_default offline_access",
-        &challenge,
-        Some("erin@example.com"),
-    );
-    let resp = http()
-        .get(format!("{}/oauth/authorize?{q}", srv.base_url))
-        .send()
-        .await
-        .unwrap();
-    (resp, verifier)
+/// Erin's sign-in: a code unless she is disabled.
+async fn erin_sign_in(srv: &RunningServer) -> (reqwest::Response, String) {
+    sign_in(srv, PUBLIC_ID, PUBLIC_REDIRECT, "user_default", ERIN).await
 }
 
 #[tokio::test]
 async fn only_an_admin_clients_live_token_changes_a_user() {
     let srv = start().await;
-    let r = patch(&srv, SUSPENDABLE_USER, None, &status("disabled")).await;
+    let disable = status_patch("disabled");
+    let r = set_user_status(&srv, SUSPENDABLE_USER, None, &disable).await;
     expect_envelope(r, 401).await;
-    let r = patch(
-        &srv,
-        SUSPENDABLE_USER,
-        Some("not-a-token"),
-        &status("disabled"),
-    )
-    .await;
+    let r = set_user_status(&srv, SUSPENDABLE_USER, Some("not-a-token"), &disable).await;
     expect_envelope(r, 401).await;
-    let plain = token_of(&srv, CONF_ID, CONF_SECRET).await;
-    let r = patch(&srv, SUSPENDABLE_USER, Some(&plain), &status("disabled")).await;
+    let plain = cc_token(&srv).await;
+    let plain = plain["access_token"].as_str().unwrap();
+    let r = set_user_status(&srv, SUSPENDABLE_USER, Some(plain), &disable).await;
     expect_envelope(r, 403).await;
-    let admin = token_of(&srv, ADMIN_ID, ADMIN_SECRET).await;
-    let r = patch(&srv, "user-nobody", Some(&admin), &status("disabled")).await;
+    let admin = admin_token(&srv).await;
+    let r = set_user_status(&srv, "user-nobody", Some(&admin), &disable).await;
     expect_envelope(r, 404).await;
     for bad in [
         "{}",
@@ -85,7 +42,7 @@ async fn only_an_admin_clients_live_token_changes_a_user() {
         r#"[{"op":"replace","path":"/name","value":"x"}]"#,
         r#"[{"op":"replace","path":"/status","value":"deleted"}]"#,
     ] {
-        let r = patch(&srv, SUSPENDABLE_USER, Some(&admin), bad).await;
+        let r = set_user_status(&srv, SUSPENDABLE_USER, Some(&admin), bad).await;
         expect_error(r, 400, "invalid_request").await;
     }
     let r = http()
@@ -95,7 +52,7 @@ async fn only_an_admin_clients_live_token_changes_a_user() {
         .unwrap();
     expect_envelope(r, 405).await;
     // None of the refused requests changed the user: a sign-in still yields a code.
-    let (resp, _) = erin_code(&srv).await;
+    let (resp, _) = erin_sign_in(&srv).await;
     assert!(param(&location_params(&resp), "code").is_some());
     srv.shutdown().await;
 }
@@ -103,34 +60,35 @@ async fn only_an_admin_clients_live_token_changes_a_user() {
 #[tokio::test]
 async fn a_user_disabled_after_sign_in_loses_code_refresh_and_session() {
     let srv = start().await;
-    let admin = token_of(&srv, ADMIN_ID, ADMIN_SECRET).await;
-    // A refresh token, and a second code not yet redeemed, both from before the change.
-    let (resp, verifier) = erin_code(&srv).await;
-    let code = param(&location_params(&resp), "code").unwrap();
-    let r = post_json(
-        &srv,
-        "/oauth/token",
-        &code_body(PUBLIC_ID, &code, PUBLIC_REDIRECT, &verifier),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    let tokens: Value = r.json().await.unwrap();
-    let (resp, verifier) = erin_code(&srv).await;
-    let code = param(&location_params(&resp), "code").unwrap();
+    let admin = admin_token(&srv).await;
+    // A refresh token, and a code not yet redeemed, both from before the change.
+    let tokens = public_tokens_of(&srv, ERIN).await;
+    let (code, verifier) =
+        get_code_of(&srv, PUBLIC_ID, PUBLIC_REDIRECT, "user_default", ERIN).await;
 
-    let r = patch(&srv, SUSPENDABLE_USER, Some(&admin), &status("disabled")).await;
-    assert_eq!(r.status(), 204);
-    let r = post_json(
+    let r = set_user_status(
         &srv,
-        "/oauth/token",
-        &code_body(PUBLIC_ID, &code, PUBLIC_REDIRECT, &verifier),
+        SUSPENDABLE_USER,
+        Some(&admin),
+        &status_patch("disabled"),
     )
     .await;
-    expect_error(r, 403, "access_denied").await;
+    assert_eq!(r.status(), 204);
+    let redeem = code_body(PUBLIC_ID, &code, PUBLIC_REDIRECT, &verifier);
+    expect_error(
+        post_json(&srv, "/oauth/token", &redeem).await,
+        403,
+        "access_denied",
+    )
+    .await;
     let refresh = json!({"grant_type":"refresh_token","client_id":PUBLIC_ID,"refresh_token":tokens["refresh_token"]});
-    let r = post_json(&srv, "/oauth/token", &refresh).await;
-    expect_error(r, 403, "access_denied").await;
-    let (resp, _) = erin_code(&srv).await;
+    expect_error(
+        post_json(&srv, "/oauth/token", &refresh).await,
+        403,
+        "access_denied",
+    )
+    .await;
+    let (resp, _) = erin_sign_in(&srv).await;
     assert_eq!(
         param(&location_params(&resp), "error").as_deref(),
         Some("access_denied"),
@@ -138,10 +96,18 @@ async fn a_user_disabled_after_sign_in_loses_code_refresh_and_session() {
     );
 
     // Re-enabled, the refresh token works again: disabling refused it, it did not revoke it.
-    let r = patch(&srv, SUSPENDABLE_USER, Some(&admin), &status("active")).await;
+    let r = set_user_status(
+        &srv,
+        SUSPENDABLE_USER,
+        Some(&admin),
+        &status_patch("active"),
+    )
+    .await;
     assert_eq!(r.status(), 204);
-    let r = post_json(&srv, "/oauth/token", &refresh).await;
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        post_json(&srv, "/oauth/token", &refresh).await.status(),
+        200
+    );
     srv.shutdown().await;
 }
 
@@ -154,10 +120,16 @@ async fn a_change_stays_on_its_own_server() {
     let b = qoauth_reference::spawn(fixture, qoauth_testkit::server::loopback())
         .await
         .unwrap();
-    let admin = token_of(&a, ADMIN_ID, ADMIN_SECRET).await;
-    let r = patch(&a, SUSPENDABLE_USER, Some(&admin), &status("disabled")).await;
+    let admin = admin_token(&a).await;
+    let r = set_user_status(
+        &a,
+        SUSPENDABLE_USER,
+        Some(&admin),
+        &status_patch("disabled"),
+    )
+    .await;
     assert_eq!(r.status(), 204);
-    let (resp, _) = erin_code(&b).await;
+    let (resp, _) = erin_sign_in(&b).await;
     assert!(param(&location_params(&resp), "code").is_some());
     a.shutdown().await;
     b.shutdown().await;
@@ -167,7 +139,7 @@ async fn a_change_stays_on_its_own_server() {
 async fn a_clients_own_cap_overrides_the_tenants() {
     let srv = start().await;
     for _ in 0..20 {
-        token_of(&srv, CAPPED_ID, CAPPED_SECRET).await;
+        cc_token_of(&srv, CAPPED_ID, CAPPED_SECRET).await;
     }
     let r = post_json(
         &srv,
@@ -178,7 +150,7 @@ async fn a_clients_own_cap_overrides_the_tenants() {
     expect_error(r, 403, "access_denied").await;
     // Other clients keep the tenant's cap of 100,000.
     for _ in 0..25 {
-        token_of(&srv, CONF_ID, CONF_SECRET).await;
+        cc_token(&srv).await;
     }
     srv.shutdown().await;
 }

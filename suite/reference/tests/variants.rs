@@ -275,41 +275,16 @@ async fn observe(v: Variant, srv: &RunningServer) -> String {
         DisablingRevokesGrants => {
             // Erin's refresh token, then she is disabled and re-enabled: the token works
             // again unless disabling revoked it.
-            let (verifier, challenge) = qoauth_testkit::pkce::pair();
-            let q = authorize_query(
-                PUBLIC_ID,
-                PUBLIC_REDIRECT,
-                "user_default offline_access",
-                &challenge,
-                Some("erin@example.com"),
-            );
-            let r = http()
-                .get(format!("{}/oauth/authorize?{q}", srv.base_url))
-                .send()
-                .await
-                .unwrap();
-            let code = param(&location_params(&r), "code").expect("a code");
-            let tokens: Value = token(srv, code_body(PUBLIC_ID, &code, PUBLIC_REDIRECT, &verifier))
-                .await
-                .json()
-                .await
-                .unwrap();
-            let admin: Value = token(
-                srv,
-                json!({"grant_type": "client_credentials", "client_id": ADMIN_ID, "client_secret": ADMIN_SECRET}),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+            let tokens = public_tokens_of(srv, "erin@example.com").await;
+            let admin = cc_token_of(srv, ADMIN_ID, ADMIN_SECRET).await;
             for value in ["disabled", "active"] {
-                let r = http()
-                    .patch(format!("{}/api/v1/users/{SUSPENDABLE_USER}", srv.base_url))
-                    .bearer_auth(s(&admin, "access_token"))
-                    .json(&json!([{"op": "replace", "path": "/status", "value": value}]))
-                    .send()
-                    .await
-                    .unwrap();
+                let r = set_user_status(
+                    srv,
+                    SUSPENDABLE_USER,
+                    Some(&s(&admin, "access_token")),
+                    &status_patch(value),
+                )
+                .await;
                 assert_eq!(r.status(), 204);
             }
             status(

@@ -82,6 +82,25 @@ pub fn authorize_query(
     q
 }
 
+/// Runs authorize with an automatic sign-in of the user `login_hint` names, with a fresh
+/// PKCE pair; returns the answer and the verifier, whatever the answer is.
+pub async fn sign_in(
+    srv: &RunningServer,
+    client: &str,
+    redirect: &str,
+    scope: &str,
+    login_hint: &str,
+) -> (reqwest::Response, String) {
+    let (verifier, challenge) = pkce::pair();
+    let q = authorize_query(client, redirect, scope, &challenge, Some(login_hint));
+    let resp = http()
+        .get(format!("{}/oauth/authorize?{q}", srv.base_url))
+        .send()
+        .await
+        .expect("authorize answers");
+    (resp, verifier)
+}
+
 /// Runs authorize with an automatic sign-in (login_hint alice) and returns
 /// `(code, verifier)`, asserting the redirect goes to the client with the state.
 pub async fn get_code(
@@ -90,19 +109,18 @@ pub async fn get_code(
     redirect: &str,
     scope: &str,
 ) -> (String, String) {
-    let (verifier, challenge) = pkce::pair();
-    let q = authorize_query(
-        client,
-        redirect,
-        scope,
-        &challenge,
-        Some("alice@example.com"),
-    );
-    let resp = http()
-        .get(format!("{}/oauth/authorize?{q}", srv.base_url))
-        .send()
-        .await
-        .expect("authorize answers");
+    get_code_of(srv, client, redirect, scope, "alice@example.com").await
+}
+
+/// [`get_code`] for the user `login_hint` names.
+pub async fn get_code_of(
+    srv: &RunningServer,
+    client: &str,
+    redirect: &str,
+    scope: &str,
+    login_hint: &str,
+) -> (String, String) {
+    let (resp, verifier) = sign_in(srv, client, redirect, scope, login_hint).await;
     assert_eq!(resp.status(), 302, "authorize should redirect with a code");
     assert!(
         location(&resp).starts_with(redirect),
@@ -156,11 +174,17 @@ pub async fn post_form(
 /// Tokens of the public client through the code flow with offline_access (so with a
 /// refresh token), asserting the redemption succeeds.
 pub async fn public_tokens(srv: &RunningServer) -> Value {
-    let (code, verifier) = get_code(
+    public_tokens_of(srv, "alice@example.com").await
+}
+
+/// [`public_tokens`] for the user `login_hint` names.
+pub async fn public_tokens_of(srv: &RunningServer, login_hint: &str) -> Value {
+    let (code, verifier) = get_code_of(
         srv,
         PUBLIC_ID,
         PUBLIC_REDIRECT,
         "user_default offline_access",
+        login_hint,
     )
     .await;
     let r = post_json(
@@ -175,14 +199,42 @@ pub async fn public_tokens(srv: &RunningServer) -> Value {
 
 /// A client_credentials token of the confidential client, asserting success.
 pub async fn cc_token(srv: &RunningServer) -> Value {
+    cc_token_of(srv, CONF_ID, CONF_SECRET).await
+}
+
+/// A client_credentials token of the client `id`, asserting success.
+pub async fn cc_token_of(srv: &RunningServer, id: &str, secret: &str) -> Value {
     let r = post_json(
         srv,
         "/oauth/token",
-        &json!({"grant_type":"client_credentials","client_id":CONF_ID,"client_secret":CONF_SECRET}),
+        &json!({"grant_type":"client_credentials","client_id":id,"client_secret":secret}),
     )
     .await;
     assert_eq!(r.status(), 200);
     r.json().await.expect("a JSON token response")
+}
+
+/// `PATCH /api/v1/users/{user}` replacing the user's status (`active` or `disabled`), with
+/// `token` as the bearer when given.
+pub async fn set_user_status(
+    srv: &RunningServer,
+    user: &str,
+    token: Option<&str>,
+    body: &str,
+) -> reqwest::Response {
+    let mut req = http()
+        .patch(format!("{}/api/v1/users/{user}", srv.base_url))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.expect("the server answers")
+}
+
+/// The JSON Patch that sets a user's status.
+pub fn status_patch(value: &str) -> String {
+    json!([{"op": "replace", "path": "/status", "value": value}]).to_string()
 }
 
 /// A token exchange (RFC 8693, Qlik's websocket purpose) of the access token `subject` by
