@@ -94,24 +94,40 @@ async fn spawn(fixture: Fixture, fault: Option<Fault>) -> Result<RunningServer, 
 const SHORT_CODE_SECONDS: u64 = 1;
 const SHORT_REFRESH_SECONDS: u64 = 2;
 
-/// The default fixture with [`SHORT_CODE_SECONDS`] and [`SHORT_REFRESH_SECONDS`].
-fn short_lived_fixture() -> Result<Fixture, DetectError> {
-    let mut spec = Fixture::default_fixture().spec().clone();
+/// `fixture` with [`SHORT_CODE_SECONDS`] and [`SHORT_REFRESH_SECONDS`]; `name` says which
+/// fixture, should the shortened one be refused.
+pub(crate) fn short_lived(fixture: &Fixture, name: &str) -> Result<Fixture, DetectError> {
+    let mut spec = fixture.spec().clone();
     spec.lifetimes.code_seconds = SHORT_CODE_SECONDS;
     spec.lifetimes.refresh_token_seconds = SHORT_REFRESH_SECONDS;
     Fixture::from_spec(spec).map_err(|source| DetectError::Fixture {
         fixture: format!(
-            "default with {SHORT_CODE_SECONDS} s codes and {SHORT_REFRESH_SECONDS} s refresh tokens"
+            "{name} with {SHORT_CODE_SECONDS} s codes and {SHORT_REFRESH_SECONDS} s refresh tokens"
         ),
         source,
     })
+}
+
+/// Tells `profile` the lifetimes of a [`short_lived`] server, so waiting cases run.
+pub(crate) fn expect_short_lifetimes(profile: &mut Profile) {
+    profile.lifetimes = [
+        ("code".to_string(), SHORT_CODE_SECONDS),
+        ("refresh_token".to_string(), SHORT_REFRESH_SECONDS),
+    ]
+    .into_iter()
+    .collect();
+}
+
+/// Whether a case waits out one of the target's lifetimes.
+pub(crate) fn waits(case: &Case) -> bool {
+    case.steps.iter().any(|s| s.wait.is_some())
 }
 
 /// Whether a case runs on a server of its own: destructive cases spend budgets (rate
 /// limits) every other case shares, and waiting cases need lifetimes short enough to
 /// wait out; alone on a fresh short-lived server, both judge exactly their own rule.
 fn isolated(case: &Case) -> bool {
-    case.destructive || case.steps.iter().any(|s| s.wait.is_some())
+    case.destructive || waits(case)
 }
 
 /// Runs every isolated case (see [`isolated`]) against a short-lived server of its own
@@ -124,15 +140,10 @@ async fn run_isolated(
     opts: &MatrixOptions,
     results: &mut Vec<CaseResult>,
 ) -> Result<(), DetectError> {
-    let fixture = short_lived_fixture()?;
+    let fixture = short_lived(&Fixture::default_fixture(), "the default fixture")?;
     let mut profile = profile.clone();
     profile.allow_destructive = true;
-    profile.lifetimes = [
-        ("code".to_string(), SHORT_CODE_SECONDS),
-        ("refresh_token".to_string(), SHORT_REFRESH_SECONDS),
-    ]
-    .into_iter()
-    .collect();
+    expect_short_lifetimes(&mut profile);
     let mut set = tokio::task::JoinSet::new();
     for case in cases.iter().filter(|c| isolated(c)) {
         let (case, profile, fixture, opts) = (

@@ -21,7 +21,10 @@ use qoauth_harness::result::{CaseResult, Level, Verdict};
 use qoauth_harness::{Case, Catalogue, Profile};
 use qoauth_reference::{Faults, Fixture, RunningServer, Tls, Variant, Variants};
 
-use crate::run::{properties_against, reference_profile, run_against, ScratchDir};
+use crate::run::{
+    expect_short_lifetimes, properties_against, reference_profile, run_against, short_lived, waits,
+    ScratchDir,
+};
 use crate::{DetectError, MatrixOptions};
 
 mod render;
@@ -343,10 +346,25 @@ fn profile_for(entry: &Entry, timeout: std::time::Duration) -> Result<Profile, D
     Ok(p)
 }
 
-async fn spawn(entry: &Entry) -> Result<RunningServer, DetectError> {
+/// The three runs of an entry, each against a server of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    /// The catalogue, on the entry's fixture as it is.
+    Cases,
+    /// The cases that wait out a lifetime, on the entry's fixture with codes and refresh
+    /// tokens short-lived enough to wait out (the catalogue run skips them).
+    Waits,
+    Properties,
+}
+
+async fn spawn(entry: &Entry, run: Run) -> Result<RunningServer, DetectError> {
     let addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let fixture = match run {
+        Run::Waits => short_lived(&entry.fixture()?, entry.name)?,
+        Run::Cases | Run::Properties => entry.fixture()?,
+    };
     qoauth_reference::spawn_varied(
-        entry.fixture()?,
+        fixture,
         addr,
         Tls::None,
         Faults::default(),
@@ -375,46 +393,57 @@ pub async fn run(
     let scratch = ScratchDir::new()?;
     let sem = Arc::new(tokio::sync::Semaphore::new(opts.parallel_faults.max(1)));
     let mut set = tokio::task::JoinSet::new();
+    let waiting: Arc<Vec<Arc<Case>>> =
+        Arc::new(cases.iter().filter(|c| waits(c)).cloned().collect());
     for (i, entry) in entries.iter().enumerate() {
-        let runs: &[bool] = if opts.property_cases > 0 {
-            &[false, true]
+        let runs: &[Run] = if opts.property_cases > 0 {
+            &[Run::Cases, Run::Waits, Run::Properties]
         } else {
-            &[false]
+            &[Run::Cases, Run::Waits]
         };
-        for &properties in runs {
-            let profile = profile_for(entry, opts.patient_timeout)?;
-            let server = spawn(entry).await?;
-            let (cases, opts, sem) = (Arc::clone(&cases), Arc::clone(&opts), Arc::clone(&sem));
+        for &run in runs {
+            let mut profile = profile_for(entry, opts.patient_timeout)?;
+            if run == Run::Waits {
+                expect_short_lifetimes(&mut profile);
+            }
+            let server = spawn(entry, run).await?;
+            let cases = Arc::clone(if run == Run::Waits { &waiting } else { &cases });
+            let (opts, sem) = (Arc::clone(&opts), Arc::clone(&sem));
             let out_dir = scratch.path().join(format!("{}-{i}", entry.name));
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let results = if properties {
-                    properties_against(&profile, server, &opts, out_dir).await?
-                } else {
-                    run_against(&cases, &profile, server, &opts).await?
+                let results = match run {
+                    Run::Properties => properties_against(&profile, server, &opts, out_dir).await?,
+                    Run::Cases | Run::Waits => run_against(&cases, &profile, server, &opts).await?,
                 };
-                Ok::<_, DetectError>((i, properties, results))
+                Ok::<_, DetectError>((i, run, results))
             });
         }
     }
-    let mut results: Vec<(Vec<CaseResult>, Vec<CaseResult>)> =
+    // Per entry: the catalogue's results, the waiting cases' and the properties'.
+    let mut results: Vec<[Vec<CaseResult>; 3]> =
         entries.iter().map(|_| Default::default()).collect();
     while let Some(joined) = set.join_next().await {
-        let (i, properties, r) = joined.map_err(|source| DetectError::Aborted {
+        let (i, run, r) = joined.map_err(|source| DetectError::Aborted {
             run: "a run of the latitude matrix",
             source,
         })??;
-        if properties {
-            results[i].1 = r;
-        } else {
-            results[i].0 = r;
+        results[i][run as usize] = r;
+    }
+    for [cases, waited, _] in &mut results {
+        // A waiting case's own run takes the place of the catalogue run's skip.
+        for r in waited.drain(..) {
+            match cases.iter_mut().find(|c| c.id == r.id) {
+                Some(slot) => *slot = r,
+                None => cases.push(r),
+            }
         }
     }
     drop(scratch);
     Ok(entries
         .iter()
         .zip(results)
-        .map(|(entry, (cases, props))| row(entry, &cases, &props))
+        .map(|(entry, [cases, _, props])| row(entry, &cases, &props))
         .collect())
 }
 

@@ -23,8 +23,9 @@ pub fn render(rows: &[Row], opts: &MatrixOptions) -> String {
          the reference with one or more variants (`suite/reference/src/variants.rs`, always compiled:\n\
          `qoauth serve --variant NAME`), or with a fixture of `suite/reference/fixtures/latitude/`, each\n\
          permitted by the clause quoted below. Against each, the whole catalogue runs with the profile\n\
-         its owner would write (fidelity `rfc`, features it lacks switched off), and the properties\n\
-         run against another server of the same kind ({} generated cases each, seed {}). An entry\n\
+         its owner would write (fidelity `rfc`, features it lacks switched off); the cases that wait\n\
+         out a lifetime run against another server of the kind whose codes live a second and refresh\n\
+         tokens two, and the properties against a third ({} generated cases each, seed {}). An entry\n\
          passes when no case or property fails or errs at any level and the SHOULD warnings are\n\
          exactly the ones it declares.\n",
         opts.property_cases, opts.property_seed
