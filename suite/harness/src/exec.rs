@@ -69,6 +69,15 @@ impl std::fmt::Display for Transport {
 
 impl std::error::Error for Transport {}
 
+/// Why the engine a run sends through could not be made from the profile.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot use the profile's CA certificate (tls.ca_file)")]
+    CaCertificate { source: reqwest::Error },
+    #[error("cannot build the HTTP client from the profile")]
+    Client { source: reqwest::Error },
+}
+
 /// One attempt as sent and received, before redaction.
 #[derive(Debug, Clone)]
 pub struct RawExchange {
@@ -121,7 +130,7 @@ const MAX_429_RETRIES: u32 = 3;
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 impl Engine {
-    pub fn new(profile: Arc<Profile>) -> anyhow::Result<Engine> {
+    pub fn new(profile: Arc<Profile>) -> Result<Engine, EngineError> {
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(256)
@@ -132,11 +141,13 @@ impl Engine {
             b = b.danger_accept_invalid_certs(true);
         }
         if let Some(pem) = &profile.ca_pem {
-            b = b.add_root_certificate(reqwest::Certificate::from_pem(pem)?);
+            let ca = reqwest::Certificate::from_pem(pem)
+                .map_err(|source| EngineError::CaCertificate { source })?;
+            b = b.add_root_certificate(ca);
         }
         Ok(Engine {
             budget: profile.request_budget.map(AtomicU64::new),
-            client: b.build()?,
+            client: b.build().map_err(|source| EngineError::Client { source })?,
             profile,
             next_slot: Mutex::new(Instant::now()),
             requests: AtomicU64::new(0),
@@ -572,19 +583,7 @@ fn classify(e: reqwest::Error, timeout: Duration) -> Transport {
     }
     let e = e.without_url();
     if e.is_connect() {
-        let mut msg = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            msg = format!("{msg}: {s}");
-            src = s.source();
-        }
-        return Transport::Connect(msg);
+        return Transport::Connect(crate::error_chain(&e));
     }
-    let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg = format!("{msg}: {s}");
-        src = s.source();
-    }
-    Transport::Other(msg)
+    Transport::Other(crate::error_chain(&e))
 }

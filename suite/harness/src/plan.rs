@@ -5,11 +5,39 @@ use crate::cases::{Case, Login, Request};
 use crate::exec::Prepared;
 use crate::profile::{LoginMode, Profile};
 use crate::redact::Redactor;
-use crate::template::{generate, Bindings, Volatility};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::template::{generate, Bindings, TemplateError, Volatility};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
+
+/// Why a case's `let` bindings or a step's request could not be prepared. The run reports
+/// it as the case's error; nothing of the step is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("let {name}")]
+    Let { name: String, source: TemplateError },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// `url` is the text as rendered, so a template that broke it shows.
+    #[error("{url:?} is not a valid URL")]
+    Url {
+        url: String,
+        source: url::ParseError,
+    },
+    #[error("cannot encode the JSON body")]
+    Body { source: serde_json::Error },
+    #[error("the profile has no {client} client")]
+    NoClient { client: String },
+    #[error("the profile's {client} client has no redirect_uri")]
+    NoRedirectUri { client: String },
+    #[error("the profile has no {user} user")]
+    NoUser { user: String },
+    #[error("the profile's {user} user has no login_hint")]
+    NoLoginHint { user: String },
+    /// The case schema refuses such a step; a case built in code may still have one.
+    #[error("{step}: neither request nor login")]
+    NoAction { step: String },
+}
 
 /// Why a case cannot run on this profile, or `None` when it can.
 pub fn skip_reason(case: &Case, profile: &Profile) -> Option<String> {
@@ -32,9 +60,12 @@ pub fn skip_reason(case: &Case, profile: &Profile) -> Option<String> {
 
 /// Evaluates the case's `let` bindings in order; random values are registered with the
 /// redactor under the binding's name.
-pub fn bind_lets(case: &Case, b: &mut Bindings, redactor: &mut Redactor) -> Result<()> {
+pub fn bind_lets(case: &Case, b: &mut Bindings, redactor: &mut Redactor) -> Result<(), PlanError> {
     for (name, gen) in &case.lets {
-        let (v, vol) = generate(gen, b).with_context(|| format!("let {name}"))?;
+        let (v, vol) = generate(gen, b).map_err(|source| PlanError::Let {
+            name: name.clone(),
+            source,
+        })?;
         if vol == Volatility::Random {
             let text = match &v {
                 Value::String(s) => s.clone(),
@@ -59,7 +90,7 @@ fn text_of(v: Value) -> String {
 fn render_pairs(
     map: &serde_json::Map<String, Value>,
     b: &Bindings,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, String)>, TemplateError> {
     let mut out = Vec::new();
     for (k, v) in map {
         let key = b.render_text(k)?;
@@ -83,17 +114,17 @@ fn encode_pairs(pairs: &[(String, String)]) -> String {
     s.finish()
 }
 
-fn build_url(base: &str, path: &str, query: Option<&str>) -> Result<url::Url> {
+fn build_url(base: &str, path: &str, query: Option<&str>) -> Result<url::Url, PlanError> {
     let mut text = format!("{base}{path}");
     if let Some(q) = query {
         text.push('?');
         text.push_str(q);
     }
-    url::Url::parse(&text).map_err(|e| anyhow!("{text:?} is not a valid URL: {e}"))
+    url::Url::parse(&text).map_err(|source| PlanError::Url { url: text, source })
 }
 
 /// Renders a request step.
-pub fn prepare_request(req: &Request, b: &Bindings) -> Result<Prepared> {
+pub fn prepare_request(req: &Request, b: &Bindings) -> Result<Prepared, PlanError> {
     let path = b.render_text(&req.path)?;
     let query = match (&req.query, &req.raw_query) {
         (Some(q), _) => Some(encode_pairs(&render_pairs(q, b)?)),
@@ -110,7 +141,7 @@ pub fn prepare_request(req: &Request, b: &Bindings) -> Result<Prepared> {
         if !has_ct {
             headers.push(("content-type".into(), "application/json".into()));
         }
-        Some(serde_json::to_vec(&b.render(j)?)?)
+        Some(serde_json::to_vec(&b.render(j)?).map_err(|source| PlanError::Body { source })?)
     } else if let Some(f) = &req.form {
         if !has_ct {
             headers.push((
@@ -134,18 +165,22 @@ pub fn prepare_request(req: &Request, b: &Bindings) -> Result<Prepared> {
 
 /// Renders a login step's first request (GET /oauth/authorize) and the redirect URI the
 /// login ends at.
-pub fn prepare_login(login: &Login, b: &Bindings) -> Result<(Prepared, String)> {
+pub fn prepare_login(login: &Login, b: &Bindings) -> Result<(Prepared, String), PlanError> {
     let profile = b.profile;
     let client = profile
         .clients
         .get(&login.client)
-        .ok_or_else(|| anyhow!("the profile has no {} client", login.client))?;
+        .ok_or_else(|| PlanError::NoClient {
+            client: login.client.clone(),
+        })?;
     let redirect_uri = match &login.redirect_uri {
         Some(r) => b.render_text(r)?,
         None => client
             .redirect_uri
             .clone()
-            .ok_or_else(|| anyhow!("the profile's {} client has no redirect_uri", login.client))?,
+            .ok_or_else(|| PlanError::NoRedirectUri {
+                client: login.client.clone(),
+            })?,
     };
     let mut params: Vec<(String, String)> = vec![
         ("response_type".into(), "code".into()),
@@ -170,12 +205,16 @@ pub fn prepare_login(login: &Login, b: &Bindings) -> Result<(Prepared, String)> 
         let user = profile
             .users
             .get(&login.user)
-            .ok_or_else(|| anyhow!("the profile has no {} user", login.user))?;
+            .ok_or_else(|| PlanError::NoUser {
+                user: login.user.clone(),
+            })?;
         let hint = user
             .login_hint
             .clone()
             .or_else(|| user.email.clone())
-            .ok_or_else(|| anyhow!("the profile's {} user has no login_hint", login.user))?;
+            .ok_or_else(|| PlanError::NoLoginHint {
+                user: login.user.clone(),
+            })?;
         params.push(("login_hint".into(), hint));
     }
     for (k, v) in &login.query {
@@ -247,7 +286,7 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
     let mut redactor = Redactor::for_profile(profile).keep_base_url();
     let mut b = Bindings::new(profile);
     b.placeholders_for_unbound = true;
-    let result: Result<()> = (|| {
+    let result: Result<(), PlanError> = (|| {
         bind_lets(case, &mut b, &mut redactor)?;
         for (i, step) in case.steps.iter().enumerate() {
             let label = step.label(i);
@@ -259,7 +298,7 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
             } else if let Some(l) = &step.login {
                 (prepare_login(l, &b)?.0, true)
             } else {
-                bail!("{label}: neither request nor login");
+                return Err(PlanError::NoAction { step: label });
             };
             for name in step.capture.keys() {
                 b.vars
@@ -295,7 +334,7 @@ fn plan_case(case: &Case, profile: &Profile) -> PlannedCase {
         Ok(())
     })();
     if let Err(e) = result {
-        planned.error = Some(redactor.text(&format!("{e:#}")));
+        planned.error = Some(redactor.text(&crate::error_chain(&e)));
     }
     planned
 }

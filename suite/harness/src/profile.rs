@@ -3,7 +3,6 @@
 //! secrets may be inline or taken from environment variables so profile files for real
 //! tenants can be committed without credentials.
 
-use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +38,93 @@ pub const CLIENT_FIELDS: &[&str] = &[
 /// Fields of a user a template may read.
 pub const USER_FIELDS: &[&str] = &["subject", "user_id", "login_hint", "email"];
 
+/// Why a profile does not load, does not take a base URL, or refuses its target.
+///
+/// Each message names the profile field at fault (`clients.capped.token_cap`), the
+/// environment variable or the file, so whoever wrote the profile can fix it from the
+/// message alone.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read profile {}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A profile's own path is what its author knows it by; the error inside names the
+    /// field.
+    #[error("profile {}", path.display())]
+    File {
+        path: PathBuf,
+        source: Box<ProfileError>,
+    },
+    #[error("profile is not valid JSON")]
+    Json { source: serde_json::Error },
+    #[error("profile does not match profile.schema.json: {}", violations.join("; "))]
+    Schema { violations: Vec<String> },
+    /// The schema is compiled into the harness, so this is a bug in the suite, never in
+    /// the profile.
+    #[error("profile.schema.json does not compile")]
+    SchemaUnusable,
+    #[error("profile has a bad field")]
+    Field { source: serde_json::Error },
+    /// The variable's value is not kept as a source: it is the secret.
+    #[error(
+        "{field}: environment variable {env} is not set (the profile takes the secret from it)"
+    )]
+    EnvNotSet { field: String, env: String },
+    #[error("{field}: environment variable {env} is not valid Unicode (the profile takes the secret from it)")]
+    EnvNotUnicode { field: String, env: String },
+    /// `field` is the profile field naming the file (`clients.assertion.key_file`,
+    /// `tls.ca_file`).
+    #[error("{field}: cannot read {}", path.display())]
+    ReadFile {
+        field: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{field}.alg: {alg:?} is not one of ES384, RS256, RS512")]
+    Alg { field: String, alg: String },
+    #[error("base_url {url:?} is not a URL")]
+    BaseUrl {
+        url: String,
+        source: url::ParseError,
+    },
+    #[error("base_url {url:?}: scheme must be http or https")]
+    BaseUrlScheme { url: String },
+    #[error("base_url {url:?} has no host")]
+    BaseUrlHost { url: String },
+    #[error("base_url must not carry credentials; put secrets in clients")]
+    BaseUrlCredentials,
+    #[error("clients.{role}: unknown client role (known: {})", CLIENT_ROLES.join(", "))]
+    ClientRole { role: String },
+    #[error("users.{role}: unknown user role (known: {})", USER_ROLES.join(", "))]
+    UserRole { role: String },
+    #[error("{field}.token_cap: required (the live tokens per user the target issues this client before 403, 1 to {MAX_TOKEN_CAP})")]
+    TokenCapMissing { field: String },
+    #[error("{field}.token_cap: {cap} is not between 1 and {MAX_TOKEN_CAP} (the case asks for one token more than the cap, within a minute's tier-2 allowance)")]
+    TokenCapRange { field: String, cap: u64 },
+    #[error("{field}.token_cap: only the capped client declares a token cap")]
+    TokenCapNotCapped { field: String },
+    #[error("login.session: required when login.mode is session")]
+    SessionMissing,
+    #[error("login.mode: {mode:?} is not one of login_hint, session, interactive, none")]
+    LoginMode { mode: String },
+    #[error("rate_limit: must be a positive number of requests per second")]
+    RateLimit,
+    #[error("target host {host} is not in the profile's allowed_hosts ({}); refusing to run", allowed_hosts.join(", "))]
+    HostNotAllowed {
+        host: String,
+        allowed_hosts: Vec<String>,
+    },
+    /// A template name that has the shape of a profile value but a field no client has.
+    #[error("clients.{role}.{field}: unknown client field")]
+    ClientField { role: String, field: String },
+    #[error("users.{role}.{field}: unknown user field")]
+    UserField { role: String, field: String },
+    #[error("{name}: not a profile value")]
+    NotAValue { name: String },
+}
+
 /// A secret value: inline in the profile, or read from an environment variable at load
 /// time so the profile file itself can be shared.
 #[derive(Debug, Clone, Deserialize)]
@@ -49,11 +135,15 @@ pub enum SecretRef {
 }
 
 impl SecretRef {
-    fn resolve(&self, field: &str) -> Result<String> {
+    fn resolve(&self, field: &str) -> Result<String, ProfileError> {
         match self {
             SecretRef::Inline(s) => Ok(s.clone()),
-            SecretRef::Env { env } => std::env::var(env).map_err(|_| {
-                anyhow!("{field}: environment variable {env} is not set (the profile takes the secret from it)")
+            SecretRef::Env { env } => std::env::var(env).map_err(|e| {
+                let (field, env) = (field.to_string(), env.clone());
+                match e {
+                    std::env::VarError::NotPresent => ProfileError::EnvNotSet { field, env },
+                    std::env::VarError::NotUnicode(_) => ProfileError::EnvNotUnicode { field, env },
+                }
             }),
         }
     }
@@ -330,10 +420,13 @@ pub struct Profile {
     token_endpoint_explicit: bool,
 }
 
-fn read_key(raw: &RawKey, dir: &Path, field: &str) -> Result<SigningKey> {
+fn read_key(raw: &RawKey, dir: &Path, field: &str) -> Result<SigningKey, ProfileError> {
     let path = dir.join(&raw.key_file);
-    let pem = std::fs::read(&path)
-        .with_context(|| format!("{field}.key_file: cannot read {}", path.display()))?;
+    let pem = std::fs::read(&path).map_err(|source| ProfileError::ReadFile {
+        field: format!("{field}.key_file"),
+        path: path.clone(),
+        source,
+    })?;
     check_alg(&raw.alg, field)?;
     Ok(SigningKey {
         pem,
@@ -342,42 +435,46 @@ fn read_key(raw: &RawKey, dir: &Path, field: &str) -> Result<SigningKey> {
     })
 }
 
-fn check_alg(alg: &str, field: &str) -> Result<()> {
+fn check_alg(alg: &str, field: &str) -> Result<(), ProfileError> {
     match alg {
         "ES384" | "RS256" | "RS512" => Ok(()),
-        other => bail!("{field}.alg: {other:?} is not one of ES384, RS256, RS512"),
+        other => Err(ProfileError::Alg {
+            field: field.to_string(),
+            alg: other.to_string(),
+        }),
     }
 }
 
 impl Profile {
     /// Reads a profile file; relative key paths are resolved against the file's folder.
-    pub fn load(path: &Path) -> Result<Profile> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read profile {}", path.display()))?;
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        Profile::from_json(&text, dir).with_context(|| format!("profile {}", path.display()))
+        Profile::from_json(&text, dir).map_err(|e| ProfileError::File {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 
     /// Parses profile JSON; `dir` is where relative key and CA paths start.
-    pub fn from_json(text: &str, dir: &Path) -> Result<Profile> {
+    pub fn from_json(text: &str, dir: &Path) -> Result<Profile, ProfileError> {
         let value: serde_json::Value =
-            serde_json::from_str(text).context("profile is not valid JSON")?;
-        if let Err(msg) = validate_against_schema(&value) {
-            bail!("{msg}");
-        }
-        let raw: RawProfile = serde_json::from_value(value).context("profile has a bad field")?;
+            serde_json::from_str(text).map_err(|source| ProfileError::Json { source })?;
+        validate_against_schema(&value)?;
+        let raw: RawProfile =
+            serde_json::from_value(value).map_err(|source| ProfileError::Field { source })?;
         Profile::from_raw(raw, dir)
     }
 
-    fn from_raw(raw: RawProfile, dir: &Path) -> Result<Profile> {
+    fn from_raw(raw: RawProfile, dir: &Path) -> Result<Profile, ProfileError> {
         let base_url = parse_base_url(&raw.base_url)?;
         let mut clients = BTreeMap::new();
         for (role, c) in &raw.clients {
             if !CLIENT_ROLES.contains(&role.as_str()) {
-                bail!(
-                    "clients.{role}: unknown client role (known: {})",
-                    CLIENT_ROLES.join(", ")
-                );
+                return Err(ProfileError::ClientRole { role: role.clone() });
             }
             let field = format!("clients.{role}");
             let secret = match &c.secret {
@@ -401,14 +498,12 @@ impl Profile {
                 keys.push(read_key(k, dir, &format!("{field}.extra_keys[{i}]"))?);
             }
             match (role.as_str(), c.token_cap) {
-                ("capped", None) => bail!(
-                    "{field}.token_cap: required (the live tokens per user the target issues this client before 403, 1 to {MAX_TOKEN_CAP})"
-                ),
-                ("capped", Some(n)) if !(1..=MAX_TOKEN_CAP).contains(&n) => bail!(
-                    "{field}.token_cap: {n} is not between 1 and {MAX_TOKEN_CAP} (the case asks for one token more than the cap, within a minute's tier-2 allowance)"
-                ),
+                ("capped", None) => return Err(ProfileError::TokenCapMissing { field }),
+                ("capped", Some(cap)) if !(1..=MAX_TOKEN_CAP).contains(&cap) => {
+                    return Err(ProfileError::TokenCapRange { field, cap })
+                }
                 (r, Some(_)) if r != "capped" => {
-                    bail!("{field}.token_cap: only the capped client declares a token cap")
+                    return Err(ProfileError::TokenCapNotCapped { field })
                 }
                 _ => {}
             }
@@ -432,10 +527,7 @@ impl Profile {
         let mut users = BTreeMap::new();
         for (role, u) in &raw.users {
             if !USER_ROLES.contains(&role.as_str()) {
-                bail!(
-                    "users.{role}: unknown user role (known: {})",
-                    USER_ROLES.join(", ")
-                );
+                return Err(ProfileError::UserRole { role: role.clone() });
             }
             users.insert(
                 role.clone(),
@@ -452,10 +544,11 @@ impl Profile {
             "interactive" => LoginMode::Interactive,
             "none" => LoginMode::None,
             "session" => {
-                let s =
-                    raw.login.session.as_ref().ok_or_else(|| {
-                        anyhow!("login.session: required when login.mode is session")
-                    })?;
+                let s = raw
+                    .login
+                    .session
+                    .as_ref()
+                    .ok_or(ProfileError::SessionMissing)?;
                 let mut cookies = BTreeMap::new();
                 for (k, v) in &s.cookies {
                     cookies.insert(k.clone(), v.resolve(&format!("login.session.cookies.{k}"))?);
@@ -467,16 +560,19 @@ impl Profile {
                 LoginMode::Session { cookies, headers }
             }
             other => {
-                bail!("login.mode: {other:?} is not one of login_hint, session, interactive, none")
+                return Err(ProfileError::LoginMode {
+                    mode: other.to_string(),
+                })
             }
         };
         let ca_pem = match &raw.tls.ca_file {
             Some(f) => {
                 let p = dir.join(f);
-                Some(
-                    std::fs::read(&p)
-                        .with_context(|| format!("tls.ca_file: cannot read {}", p.display()))?,
-                )
+                Some(std::fs::read(&p).map_err(|source| ProfileError::ReadFile {
+                    field: "tls.ca_file".into(),
+                    path: p.clone(),
+                    source,
+                })?)
             }
             None => None,
         };
@@ -490,9 +586,7 @@ impl Profile {
             .clone()
             .unwrap_or_else(|| default_token_endpoint(&base_url));
         let rate_limit = match raw.rate_limit {
-            Some(r) if !(r > 0.0 && r.is_finite()) => {
-                bail!("rate_limit: must be a positive number of requests per second")
-            }
+            Some(r) if !(r > 0.0 && r.is_finite()) => return Err(ProfileError::RateLimit),
             r => r,
         };
         let profile = Profile {
@@ -538,7 +632,7 @@ impl Profile {
 
     /// Points the profile at another URL (the CLI's `--target`, the embedded server's
     /// port). The token endpoint follows unless the profile fixed it explicitly.
-    pub fn with_base_url(mut self, base_url: &str) -> Result<Profile> {
+    pub fn with_base_url(mut self, base_url: &str) -> Result<Profile, ProfileError> {
         self.base_url = parse_base_url(base_url)?;
         if !self.token_endpoint_explicit {
             self.token_endpoint = default_token_endpoint(&self.base_url);
@@ -548,11 +642,13 @@ impl Profile {
 
     /// Refuses a base URL whose host the profile does not list, so a profile for one
     /// tenant cannot be pointed at another by mistake.
-    pub fn check_target(&self) -> Result<()> {
+    pub fn check_target(&self) -> Result<(), ProfileError> {
         let host = self
             .base_url
             .host_str()
-            .ok_or_else(|| anyhow!("base_url {} has no host", self.base_url))?;
+            .ok_or_else(|| ProfileError::BaseUrlHost {
+                url: self.base_url.to_string(),
+            })?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         if self.allowed_hosts.iter().any(|h| {
             let h = h.trim_start_matches('[').trim_end_matches(']');
@@ -565,10 +661,10 @@ impl Profile {
         }) {
             Ok(())
         } else {
-            bail!(
-                "target host {host} is not in the profile's allowed_hosts ({}); refusing to run",
-                self.allowed_hosts.join(", ")
-            )
+            Err(ProfileError::HostNotAllowed {
+                host: host.to_string(),
+                allowed_hosts: self.allowed_hosts.clone(),
+            })
         }
     }
 
@@ -683,7 +779,7 @@ impl Profile {
 
     /// The value of a profile template name (`clients.public.id`), `Ok(None)` when the
     /// name is known but this profile lacks the value, `Err` for an unknown name.
-    pub fn lookup(&self, name: &str) -> std::result::Result<Option<String>, String> {
+    pub fn lookup(&self, name: &str) -> Result<Option<String>, ProfileError> {
         let parts: Vec<&str> = name.split('.').collect();
         match parts.as_slice() {
             ["base_url"] => Ok(Some(self.base().to_string())),
@@ -703,7 +799,12 @@ impl Profile {
                     // Another registered key's kid: a kid that names the wrong key.
                     "other_kid" => c.keys.get(1).and_then(|k| k.kid.clone()),
                     "forbidden_scope" => c.forbidden_scopes.first().cloned(),
-                    other => return Err(format!("clients.{role}.{other}: unknown client field")),
+                    other => {
+                        return Err(ProfileError::ClientField {
+                            role: role.to_string(),
+                            field: other.to_string(),
+                        })
+                    }
                 })
             }
             ["users", role, field] if USER_ROLES.contains(role) => {
@@ -715,10 +816,17 @@ impl Profile {
                     "user_id" => u.user_id.clone(),
                     "email" => u.email.clone(),
                     "login_hint" => u.login_hint.clone(),
-                    other => return Err(format!("users.{role}.{other}: unknown user field")),
+                    other => {
+                        return Err(ProfileError::UserField {
+                            role: role.to_string(),
+                            field: other.to_string(),
+                        })
+                    }
                 })
             }
-            _ => Err(format!("{name}: not a profile value")),
+            _ => Err(ProfileError::NotAValue {
+                name: name.to_string(),
+            }),
         }
     }
 }
@@ -748,16 +856,17 @@ pub fn capability_of(name: &str) -> Option<String> {
     }
 }
 
-fn parse_base_url(s: &str) -> Result<url::Url> {
-    let u = url::Url::parse(s).with_context(|| format!("base_url {s:?} is not a URL"))?;
+fn parse_base_url(s: &str) -> Result<url::Url, ProfileError> {
+    let url = || s.to_string();
+    let u = url::Url::parse(s).map_err(|source| ProfileError::BaseUrl { url: url(), source })?;
     if u.scheme() != "http" && u.scheme() != "https" {
-        bail!("base_url {s:?}: scheme must be http or https");
+        return Err(ProfileError::BaseUrlScheme { url: url() });
     }
     if u.host_str().is_none() {
-        bail!("base_url {s:?} has no host");
+        return Err(ProfileError::BaseUrlHost { url: url() });
     }
     if !u.username().is_empty() || u.password().is_some() {
-        bail!("base_url must not carry credentials; put secrets in clients");
+        return Err(ProfileError::BaseUrlCredentials);
     }
     Ok(u)
 }
@@ -768,7 +877,7 @@ fn default_token_endpoint(base: &url::Url) -> String {
 
 /// The profile schema, compiled once; profiles are validated against the same file
 /// external tools use.
-fn validate_against_schema(value: &serde_json::Value) -> std::result::Result<(), String> {
+fn validate_against_schema(value: &serde_json::Value) -> Result<(), ProfileError> {
     use std::sync::OnceLock;
     static SCHEMA: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
     let validator = SCHEMA.get_or_init(|| {
@@ -778,22 +887,19 @@ fn validate_against_schema(value: &serde_json::Value) -> std::result::Result<(),
         jsonschema::validator_for(&schema).ok()
     });
     let Some(v) = validator else {
-        return Err("profile.schema.json does not compile".into());
+        return Err(ProfileError::SchemaUnusable);
     };
-    let errors: Vec<String> = v
+    let violations: Vec<String> = v
         .iter_errors(value)
         .map(|e| {
             let path = e.instance_path().to_string();
             format!("{}: {}", if path.is_empty() { "/" } else { &path }, e)
         })
         .collect();
-    if errors.is_empty() {
+    if violations.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "profile does not match profile.schema.json: {}",
-            errors.join("; ")
-        ))
+        Err(ProfileError::Schema { violations })
     }
 }
 
@@ -803,6 +909,6 @@ pub fn reference_profile_path() -> PathBuf {
 }
 
 /// Loads the reference profile (of the default fixture) without starting anything.
-pub fn reference_profile() -> Result<Profile> {
+pub fn reference_profile() -> Result<Profile, ProfileError> {
     Profile::load(&reference_profile_path())
 }

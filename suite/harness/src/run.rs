@@ -3,9 +3,10 @@
 //! measured, and every token the run was issued revoked at the end.
 
 use crate::cases::{Case, Step};
-use crate::exec::{Engine, Prepared, RawExchange, Trace, Transport};
+use crate::error_chain;
+use crate::exec::{Engine, EngineError, Prepared, RawExchange, Trace, Transport};
 use crate::plan::{bind_lets, prepare_login, prepare_request, skip_reason};
-use crate::profile::Profile;
+use crate::profile::{Profile, ProfileError};
 use crate::redact::Redactor;
 use crate::result::{CaseResult, Finding, Level, RunResult, RunStats, Verdict};
 use crate::template::Bindings;
@@ -15,6 +16,24 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Why a run could not start. Once it has, whatever the target does becomes a verdict,
+/// never an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The profile refuses its own target (a host it does not list).
+    #[error(transparent)]
+    Target(#[from] ProfileError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("target {target} is unreachable")]
+    Unreachable {
+        target: String,
+        source: std::io::Error,
+    },
+    #[error("target {target} did not accept a connection within {timeout_ms} ms")]
+    ConnectTimeout { target: String, timeout_ms: u128 },
+}
 
 /// What the run reports while it goes.
 pub enum Progress<'a> {
@@ -77,7 +96,7 @@ pub async fn run(
     cases: &[Arc<Case>],
     profile: &Profile,
     options: &RunOptions,
-) -> anyhow::Result<RunResult> {
+) -> Result<RunResult, RunError> {
     profile.check_target()?;
     let started_at = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
@@ -189,7 +208,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// Checks that the target answers at all, so the CLI can exit 2 before running
 /// anything against an unreachable target.
-pub async fn preflight(profile: &Profile) -> anyhow::Result<()> {
+pub async fn preflight(profile: &Profile) -> Result<(), RunError> {
     profile.check_target()?;
     let host = profile
         .base_url
@@ -206,12 +225,14 @@ pub async fn preflight(profile: &Profile) -> anyhow::Result<()> {
     .await
     {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => anyhow::bail!("target {} is unreachable: {e}", profile.base()),
-        Err(_) => anyhow::bail!(
-            "target {} did not accept a connection within {} ms",
-            profile.base(),
-            profile.request_timeout.as_millis()
-        ),
+        Ok(Err(source)) => Err(RunError::Unreachable {
+            target: profile.base().to_string(),
+            source,
+        }),
+        Err(_) => Err(RunError::ConnectTimeout {
+            target: profile.base().to_string(),
+            timeout_ms: profile.request_timeout.as_millis(),
+        }),
     }
 }
 
@@ -458,7 +479,7 @@ async fn steps(
 ) {
     let mut b = Bindings::new(profile);
     if let Err(e) = bind_lets(case, &mut b, redactor) {
-        st.error = Some(format!("{e:#}"));
+        st.error = Some(error_chain(&e));
         return;
     }
     let jar = Arc::new(reqwest::cookie::Jar::default());
@@ -516,7 +537,7 @@ async fn one_step(
     let mut findings = Vec::new();
     if let Some(e) = &step.expect {
         let f = verdict::check_expect(&label, e, &last, b, &format!("/steps/{i}/expect"))
-            .map_err(|e| format!("{label}: {e:#}"))?;
+            .map_err(|e| format!("{label}: {}", error_chain(&e)))?;
         if f.is_empty() {
             st.choices.extend(verdict::choice(&label, e, &last, b));
         }
@@ -530,7 +551,7 @@ async fn one_step(
             b,
             &format!("/steps/{i}"),
         )
-        .map_err(|e| format!("{label}: {e:#}"))?;
+        .map_err(|e| format!("{label}: {}", error_chain(&e)))?;
         findings.extend(f);
     }
     let (caps, cap_findings) = verdict::captures(&label, step, &last);
@@ -596,7 +617,7 @@ async fn run_step(
     st: &mut CaseState,
 ) -> Result<Option<(Observed, Vec<u16>)>, String> {
     if let Some(login) = &step.login {
-        let (prep, redirect_uri) = prepare_login(login, b).map_err(|e| format!("{e:#}"))?;
+        let (prep, redirect_uri) = prepare_login(login, b).map_err(|e| error_chain(&e))?;
         let r = engine
             .login(label, prep, &redirect_uri, jar, &mut st.trace)
             .await;
@@ -611,7 +632,7 @@ async fn run_step(
     let Some(req) = &step.request else {
         return Err("neither request nor login".into());
     };
-    let prep = prepare_request(req, b).map_err(|e| format!("{e:#}"))?;
+    let prep = prepare_request(req, b).map_err(|e| error_chain(&e))?;
     let expects_429 = step
         .expect
         .as_ref()

@@ -2,11 +2,51 @@
 //! one template takes the bound value's JSON type; otherwise values are spliced as text.
 
 use crate::profile::Profile;
-use anyhow::{anyhow, bail, Result};
 use base64::Engine;
 use serde_json::Value;
 use sha2::Digest;
 use std::collections::HashMap;
+
+/// Why a template does not render or a `let` binding gives no value.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// The name is the profile's, but this profile does not give it a value (cases that
+    /// need one are skipped before they get here, by their capabilities).
+    #[error("the profile has no value for {{{{{name}}}}}")]
+    NoProfileValue { name: String },
+    #[error("{{{{{name}}}}} is not bound (no let, capture or profile value of that name)")]
+    Unbound { name: String },
+    /// `value` is the binding as written, in JSON.
+    #[error("a let binding must be a template or a generator, not {value}")]
+    NotAGenerator { value: String },
+    #[error("empty generator")]
+    EmptyGenerator,
+    #[error("unknown generator {name:?}")]
+    UnknownGenerator { name: String },
+    #[error("s256 takes a string, not {value}")]
+    S256Input { value: String },
+    #[error("the profile has no {role} client to sign an assertion for")]
+    NoAssertionClient { role: String },
+    #[error("the profile has no unregistered_key for this assertion")]
+    NoUnregisteredKey,
+    #[error("the profile's {role} client has no key_file")]
+    NoKey { role: String },
+    #[error("unsupported assertion alg {alg}")]
+    UnsupportedAlg { alg: String },
+    /// `key_alg` is the alg the profile gives the key, `alg` the one the assertion asks
+    /// for: a key of the wrong family shows here.
+    #[error("cannot use the {key_alg} key for {alg}")]
+    Key {
+        key_alg: String,
+        alg: String,
+        source: jsonwebtoken::errors::Error,
+    },
+    #[error("cannot sign the assertion with {alg}")]
+    Sign {
+        alg: String,
+        source: jsonwebtoken::errors::Error,
+    },
+}
 
 /// Template names visible at a point of a case: let-bindings and captures so far.
 #[derive(Debug, Default, Clone)]
@@ -93,24 +133,26 @@ impl<'a> Bindings<'a> {
         }
     }
 
-    fn lookup(&self, name: &str) -> Result<Value> {
+    fn lookup(&self, name: &str) -> Result<Value, TemplateError> {
         if let Some(v) = self.vars.get(name) {
             return Ok(v.clone());
         }
         match self.profile.lookup(name) {
             Ok(Some(v)) => Ok(Value::String(v)),
-            Ok(None) => bail!("the profile has no value for {{{{{name}}}}}"),
+            Ok(None) => Err(TemplateError::NoProfileValue {
+                name: name.to_string(),
+            }),
             Err(_) if self.placeholders_for_unbound => {
                 Ok(Value::String(format!("<capture:{name}>")))
             }
-            Err(_) => {
-                bail!("{{{{{name}}}}} is not bound (no let, capture or profile value of that name)")
-            }
+            Err(_) => Err(TemplateError::Unbound {
+                name: name.to_string(),
+            }),
         }
     }
 
     /// Renders one string.
-    pub fn render_str(&self, s: &str) -> Result<Value> {
+    pub fn render_str(&self, s: &str) -> Result<Value, TemplateError> {
         let names = names_in(s);
         if names.is_empty() {
             return Ok(Value::String(s.to_string()));
@@ -144,11 +186,11 @@ impl<'a> Bindings<'a> {
     }
 
     /// Renders every string inside a JSON value (object keys stay as written).
-    pub fn render(&self, v: &Value) -> Result<Value> {
+    pub fn render(&self, v: &Value) -> Result<Value, TemplateError> {
         Ok(match v {
             Value::String(s) => self.render_str(s)?,
             Value::Array(a) => {
-                Value::Array(a.iter().map(|x| self.render(x)).collect::<Result<_>>()?)
+                Value::Array(a.iter().map(|x| self.render(x)).collect::<Result<_, _>>()?)
             }
             Value::Object(o) => {
                 let mut m = serde_json::Map::new();
@@ -162,7 +204,7 @@ impl<'a> Bindings<'a> {
     }
 
     /// Renders to text: strings as they are, anything else as JSON.
-    pub fn render_text(&self, s: &str) -> Result<String> {
+    pub fn render_text(&self, s: &str) -> Result<String, TemplateError> {
         Ok(match self.render_str(s)? {
             Value::String(s) => s,
             other => other.to_string(),
@@ -178,16 +220,17 @@ pub enum Volatility {
 }
 
 /// Evaluates one `let` binding.
-pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility)> {
+pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility), TemplateError> {
     let obj = match gen {
         Value::String(s) => return Ok((b.render_str(s)?, Volatility::Stable)),
         Value::Object(o) => o,
-        other => bail!("a let binding must be a template or a generator, not {other}"),
+        other => {
+            return Err(TemplateError::NotAGenerator {
+                value: other.to_string(),
+            })
+        }
     };
-    let (kind, spec) = obj
-        .iter()
-        .next()
-        .ok_or_else(|| anyhow!("empty generator"))?;
+    let (kind, spec) = obj.iter().next().ok_or(TemplateError::EmptyGenerator)?;
     let int = |k: &str, d: i64| spec.get(k).and_then(Value::as_i64).unwrap_or(d);
     match kind.as_str() {
         "pkce_verifier" => {
@@ -199,7 +242,11 @@ pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility)> {
         "s256" => {
             let input = match spec {
                 Value::String(s) => b.render_text(s)?,
-                other => bail!("s256 takes a string, not {other}"),
+                other => {
+                    return Err(TemplateError::S256Input {
+                        value: other.to_string(),
+                    })
+                }
             };
             Ok((Value::String(s256(&input)), Volatility::Random))
         }
@@ -254,7 +301,9 @@ pub fn generate(gen: &Value, b: &Bindings) -> Result<(Value, Volatility)> {
             Value::String(uuid::Uuid::new_v4().to_string()),
             Volatility::Random,
         )),
-        other => bail!("unknown generator {other:?}"),
+        other => Err(TemplateError::UnknownGenerator {
+            name: other.to_string(),
+        }),
     }
 }
 
@@ -284,7 +333,7 @@ pub fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
+fn client_assertion(spec: &Value, b: &Bindings) -> Result<String, TemplateError> {
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
     let role = spec
         .get("client")
@@ -294,7 +343,9 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
         .profile
         .clients
         .get(role)
-        .ok_or_else(|| anyhow!("the profile has no {role} client to sign an assertion for"))?;
+        .ok_or_else(|| TemplateError::NoAssertionClient {
+            role: role.to_string(),
+        })?;
     let use_unregistered = spec.get("key").and_then(Value::as_str) == Some("unregistered");
     // Without an alg of its own, an assertion is signed the way the profile's key is: a
     // tenant with only an RS256 key gets RS256 assertions.
@@ -328,9 +379,11 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
         b.profile
             .unregistered_key
             .as_ref()
-            .ok_or_else(|| anyhow!("the profile has no unregistered_key for this assertion"))?
+            .ok_or(TemplateError::NoUnregisteredKey)?
     } else {
-        registered.ok_or_else(|| anyhow!("the profile's {role} client has no key_file"))?
+        registered.ok_or_else(|| TemplateError::NoKey {
+            role: role.to_string(),
+        })?
     };
     let kid: Option<String> = match spec.get("kid") {
         Some(Value::Null) => None,
@@ -384,28 +437,43 @@ fn client_assertion(spec: &Value, b: &Bindings) -> Result<String> {
                 .unwrap_or_else(|| String::from_utf8_lossy(&key.pem).into_owned());
             let mut header = Header::new(Algorithm::HS256);
             header.kid = kid;
-            Ok(jsonwebtoken::encode(
+            jsonwebtoken::encode(
                 &header,
                 &claims,
                 &EncodingKey::from_secret(secret.as_bytes()),
-            )?)
+            )
+            .map_err(|source| TemplateError::Sign {
+                alg: alg.clone(),
+                source,
+            })
         }
         a => {
             let algorithm = match a {
                 "ES384" => Algorithm::ES384,
                 "RS256" => Algorithm::RS256,
                 "RS512" => Algorithm::RS512,
-                other => bail!("unsupported assertion alg {other}"),
+                other => {
+                    return Err(TemplateError::UnsupportedAlg {
+                        alg: other.to_string(),
+                    })
+                }
             };
             let enc = if family(a) == "EC" {
                 EncodingKey::from_ec_pem(&key.pem)
             } else {
                 EncodingKey::from_rsa_pem(&key.pem)
             }
-            .map_err(|e| anyhow!("cannot use the {} key for {a}: {e}", key.alg))?;
+            .map_err(|source| TemplateError::Key {
+                key_alg: key.alg.clone(),
+                alg: a.to_string(),
+                source,
+            })?;
             let mut header = Header::new(algorithm);
             header.kid = kid;
-            Ok(jsonwebtoken::encode(&header, &claims, &enc)?)
+            jsonwebtoken::encode(&header, &claims, &enc).map_err(|source| TemplateError::Sign {
+                alg: a.to_string(),
+                source,
+            })
         }
     }
 }

@@ -3,8 +3,7 @@
 
 use crate::cases::{Capture, Expect, Matcher, Step};
 use crate::result::{Finding, Level, Verdict};
-use crate::template::Bindings;
-use anyhow::Result;
+use crate::template::{Bindings, TemplateError};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -143,7 +142,7 @@ fn check_matcher(
     actual: Option<&Value>,
     src: Source,
     b: &Bindings,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, String)>, TemplateError> {
     let mut out = Vec::new();
     let mut fail = |exp: String, act: String| out.push((format!("{what} {exp}"), act));
     let Some(actual) = actual else {
@@ -180,7 +179,7 @@ fn check_matcher(
         }
     }
     if let Some(list) = &m.one_of {
-        let list: Vec<Value> = list.iter().map(|x| b.render(x)).collect::<Result<_>>()?;
+        let list: Vec<Value> = list.iter().map(|x| b.render(x)).collect::<Result<_, _>>()?;
         if !list.iter().any(|e| loose_eq(e, actual, src)) {
             fail(
                 format!("one_of {}", show(&Value::Array(list))),
@@ -302,7 +301,7 @@ pub fn check_expect(
     obs: &Observed,
     b: &Bindings,
     at: &str,
-) -> Result<Vec<Finding>> {
+) -> Result<Vec<Finding>, TemplateError> {
     let mut findings = Vec::new();
     let mut push = |pointer: String, pairs: Vec<(String, String)>| {
         for (expected, actual) in pairs {
@@ -452,7 +451,7 @@ fn check_alternatives(
     obs: &Observed,
     b: &Bindings,
     at: &str,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, String)>, TemplateError> {
     let mut missed = Vec::with_capacity(alternatives.len());
     for (k, alternative) in alternatives.iter().enumerate() {
         let findings = check_expect(step, alternative, obs, b, &format!("{at}/any_of/{k}"))?;
@@ -521,7 +520,7 @@ pub fn check_counts(
     statuses: &[u16],
     b: &Bindings,
     at: &str,
-) -> Result<Vec<Finding>> {
+) -> Result<Vec<Finding>, TemplateError> {
     let mut findings = Vec::new();
     for (status, m) in counts {
         let n = statuses.iter().filter(|s| s.to_string() == *status).count();

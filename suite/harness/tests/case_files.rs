@@ -2,7 +2,7 @@
 //! where it is cheap to find, the line.
 
 use qoauth_harness::cases::{parse_case_file, LoadError};
-use qoauth_harness::Catalogue;
+use qoauth_harness::{error_chain, Catalogue};
 use std::path::Path;
 
 fn errors(text: &str) -> Vec<LoadError> {
@@ -132,7 +132,7 @@ fn the_reference_profile_loads_and_bad_profiles_are_refused() {
         r#"{"name": "x", "base_url": "https://h", "allowed_hosts": ["h"], "login": {"mode": "none"}, "clients": {"confidential": {"id": "c", "secret": {"env": "QOAUTH_TEST_UNSET_SECRET_VAR"}}}}"#,
         Path::new("."),
     );
-    assert!(format!("{:#}", env.unwrap_err()).contains("QOAUTH_TEST_UNSET_SECRET_VAR"));
+    assert!(error_chain(&env.unwrap_err()).contains("QOAUTH_TEST_UNSET_SECRET_VAR"));
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn a_capped_client_declares_a_cap_the_case_can_pass() {
             ),
             Path::new("."),
         )
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| error_chain(&e))
     };
     let ok = with(r#""capped": {"id": "c", "secret": "s", "token_cap": 20}"#).unwrap();
     assert!(ok.capabilities().contains(&"client.capped".to_string()));

@@ -44,11 +44,11 @@ pub enum Stop {
 }
 
 /// A step the harness could not prepare (a template naming nothing, a login it cannot
-/// plan). `{:#}` keeps the whole chain of the harness's error in the reason.
-fn missing(e: impl std::fmt::Display) -> Stop {
+/// plan). The reason keeps the whole chain of the harness's error.
+fn missing(e: qoauth_harness::PlanError) -> Stop {
     Stop::Missing {
         step: 0,
-        why: format!("{e:#}"),
+        why: qoauth_harness::error_chain(&e),
     }
 }
 
@@ -122,7 +122,7 @@ impl Target {
                 Err(e) => {
                     out.stop = Some(Stop::Missing {
                         step: 0,
-                        why: format!("let {name}: {e:#}"),
+                        why: format!("let {name}: {}", qoauth_harness::error_chain(&e)),
                     });
                     out.vars = b.vars;
                     return out;

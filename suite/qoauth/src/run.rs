@@ -208,5 +208,5 @@ async fn run_cases(
     };
     let result = qoauth_harness::run(&catalogue.cases, profile, &options).await;
     progress.finish();
-    result
+    Ok(result?)
 }

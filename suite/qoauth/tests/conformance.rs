@@ -14,7 +14,9 @@
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use qoauth_harness::result::{CaseResult, Level, Verdict};
-use qoauth_harness::{embedded, plan, run, snapshot, Case, Catalogue, Profile, RunOptions};
+use qoauth_harness::{
+    embedded, error_chain, plan, run, snapshot, Case, Catalogue, Profile, RunOptions,
+};
 use qoauth_testkit::paths::repo_root;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -32,13 +34,13 @@ fn configured_target() -> Result<Target, String> {
         .filter(|v| !v.is_empty());
     let embedded = profile_path.is_none() && target_url.is_none();
     let profile = match &profile_path {
-        Some(p) => Profile::load(Path::new(p)).map_err(|e| format!("{e:#}"))?,
-        None => qoauth_harness::profile::reference_profile().map_err(|e| format!("{e:#}"))?,
+        Some(p) => Profile::load(Path::new(p)).map_err(|e| error_chain(&e))?,
+        None => qoauth_harness::profile::reference_profile().map_err(|e| error_chain(&e))?,
     };
     let profile = match target_url {
         Some(u) => profile
             .with_base_url(&u)
-            .map_err(|e| format!("QOAUTH_TARGET: {e:#}"))?,
+            .map_err(|e| format!("QOAUTH_TARGET: {}", error_chain(&e)))?,
         None => profile,
     };
     Ok(Target { profile, embedded })
@@ -64,7 +66,7 @@ fn live_profile(target: &Target) -> Result<&'static Profile, String> {
         }
         let e = runtime()
             .block_on(embedded::start())
-            .map_err(|e| format!("cannot start the embedded reference: {e:#}"))?;
+            .map_err(|e| format!("cannot start the embedded reference: {}", error_chain(&e)))?;
         let profile = e.profile.clone();
         // The server lives as long as the process.
         std::mem::forget(e.server);
@@ -150,7 +152,7 @@ fn run_trial(case: Arc<Case>, target: &'static Target) -> Result<Completion, Fai
     };
     let result = runtime()
         .block_on(run(std::slice::from_ref(&case), profile, &opts))
-        .map_err(|e| Failed::from(format!("{e:#}")))?;
+        .map_err(|e| Failed::from(error_chain(&e)))?;
     let r = result
         .cases
         .into_iter()

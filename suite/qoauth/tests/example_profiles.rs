@@ -5,7 +5,7 @@
 //! judged or skipped with a reason), and the gate passes.
 
 use qoauth_harness::result::{Level, Verdict};
-use qoauth_harness::{run, Catalogue, Profile, RunOptions};
+use qoauth_harness::{error_chain, run, Catalogue, Profile, RunOptions};
 use qoauth_reference::{spawn_varied, Faults, Fixture, Tls, Variant, Variants};
 use qoauth_testkit::paths::repo_root;
 use qoauth_testkit::server::loopback;
@@ -24,7 +24,7 @@ async fn check(name: &str) {
     .await
     .expect("the reference starts");
     let profile = Profile::load(&dir.join(format!("{name}.json")))
-        .unwrap_or_else(|e| panic!("{name}: the profile loads: {e:#}"))
+        .unwrap_or_else(|e| panic!("{name}: the profile loads: {}", error_chain(&e)))
         .with_base_url(&server.base_url)
         .expect("base url");
     let catalogue = Catalogue::load(&Catalogue::default_dir()).expect("the catalogue loads");

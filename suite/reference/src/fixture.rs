@@ -334,6 +334,8 @@ pub(crate) struct User {
     pub subject: Box<str>,
     pub email: Box<str>,
     pub name: Box<str>,
+    /// The status the fixture gives; the live one, which the users API may change, is the
+    /// store's (`Store::user_active`).
     pub active: bool,
 }
 
