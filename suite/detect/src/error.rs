@@ -5,9 +5,8 @@
 //! nothing to do with the suite. Each variant says which step failed and for which server;
 //! the cause is its source, so the command line prints the whole chain.
 //!
-//! The harness and the reference report some failures as opaque errors of their own;
-//! those are kept as boxed sources, so their messages and chains survive without this
-//! crate's signatures depending on how those crates build their errors.
+//! The sources are the harness's, the reference's and the property runner's own typed
+//! errors, so a caller can tell a refused profile from a server that would not start.
 
 use std::path::PathBuf;
 
@@ -18,13 +17,13 @@ pub enum DetectError {
     #[error("the reference profile {} does not load", path.display())]
     Profile {
         path: PathBuf,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_harness::ProfileError,
     },
     /// Each server listens on a port of its own, which the profile must take.
     #[error("the reference profile does not take the server's URL {url}")]
     BaseUrl {
         url: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_harness::ProfileError,
     },
     #[error("the fixture {fixture} is refused")]
     Fixture {
@@ -37,19 +36,19 @@ pub enum DetectError {
     #[error("cannot start {server}")]
     Server {
         server: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_reference::ServeError,
     },
     /// The harness fails a run only when it cannot start one; whatever the server answers
     /// becomes a verdict instead.
     #[error("the case run against {url} could not start")]
     Cases {
         url: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_harness::RunError,
     },
     #[error("the property run against {url} did not finish")]
     Properties {
         url: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_props::PropsError,
     },
     /// A run's task panicked or was cancelled: a bug in the suite, never the server's doing.
     #[error("{run} ended abnormally")]

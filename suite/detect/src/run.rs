@@ -50,7 +50,7 @@ fn catches(fault: Fault, r: &CaseResult) -> bool {
 pub(crate) fn reference_profile() -> Result<Profile, DetectError> {
     qoauth_harness::profile::reference_profile().map_err(|e| DetectError::Profile {
         path: qoauth_harness::profile::reference_profile_path(),
-        source: e.into(),
+        source: e,
     })
 }
 
@@ -85,7 +85,7 @@ async fn spawn(fixture: Fixture, fault: Option<Fault>) -> Result<RunningServer, 
                 None => "the clean reference".to_string(),
                 Some(f) => format!("the reference with fault {}", f.name()),
             },
-            source: e.into(),
+            source: e,
         })
 }
 
@@ -178,7 +178,7 @@ fn profile_for(profile: &Profile, server: &RunningServer) -> Result<Profile, Det
         .with_base_url(&server.base_url)
         .map_err(|e| DetectError::BaseUrl {
             url: server.base_url.clone(),
-            source: e.into(),
+            source: e,
         })
 }
 
@@ -204,10 +204,7 @@ pub(crate) async fn run_against(
     tokio::spawn(server.shutdown());
     match result {
         Ok(run) => Ok(run.cases),
-        Err(e) => Err(DetectError::Cases {
-            url,
-            source: e.into(),
-        }),
+        Err(e) => Err(DetectError::Cases { url, source: e }),
     }
 }
 
@@ -248,10 +245,7 @@ pub(crate) async fn properties_against(
     tokio::spawn(server.shutdown());
     match result {
         Ok((run, _)) => Ok(run.cases),
-        Err(e) => Err(DetectError::Properties {
-            url,
-            source: e.into(),
-        }),
+        Err(e) => Err(DetectError::Properties { url, source: e }),
     }
 }
 

@@ -85,13 +85,15 @@ pub struct Target {
 
 impl Target {
     pub fn new(profile: Profile) -> Result<Target, PropsError> {
-        profile.check_target().map_err(|e| PropsError::Target {
-            url: profile.base().to_string(),
-            source: e.into(),
-        })?;
+        profile
+            .check_target()
+            .map_err(|source| PropsError::Target {
+                url: profile.base().to_string(),
+                source,
+            })?;
         let profile = Arc::new(profile);
-        let engine = Engine::new(Arc::clone(&profile))
-            .map_err(|e| PropsError::Client { source: e.into() })?;
+        let engine =
+            Engine::new(Arc::clone(&profile)).map_err(|source| PropsError::Client { source })?;
         Ok(Target {
             engine: Arc::new(engine),
             profile,

@@ -29,10 +29,6 @@ use std::time::Instant;
 
 /// Why a property run could not start or did not finish. Failing properties are not
 /// errors: they are verdicts in the [`RunResult`].
-///
-/// The harness reports its failures as opaque errors of its own; those are kept as boxed
-/// sources, so their messages and chains survive without this crate's signatures
-/// depending on how the harness builds its errors.
 #[derive(Debug, thiserror::Error)]
 pub enum PropsError {
     #[error("cannot start the property run's thread")]
@@ -44,25 +40,23 @@ pub enum PropsError {
     Runtime { source: std::io::Error },
     #[error("cannot start the embedded reference server")]
     Embedded {
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_harness::EmbeddedError,
     },
     #[error("cannot start the reference server for differential mode")]
     DifferentialReference {
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_harness::EmbeddedError,
     },
     /// A profile lists the hosts it may be pointed at, so a run aimed elsewhere by
     /// mistake sends nothing.
     #[error("the profile refuses its target {url}")]
     Target {
         url: String,
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: qoauth_harness::ProfileError,
     },
     /// The client carries the profile's TLS settings (its CA, whether certificates are
     /// verified); a profile whose settings do not make one cannot be run.
     #[error("cannot build the HTTP client from the profile")]
-    Client {
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    Client { source: qoauth_harness::EngineError },
 }
 
 /// Every property's name, in report order (the case ids are `property.<name>`).
@@ -124,7 +118,7 @@ fn run_blocking(
         None => {
             let e = rt
                 .block_on(qoauth_harness::embedded::start())
-                .map_err(|e| PropsError::Embedded { source: e.into() })?;
+                .map_err(|source| PropsError::Embedded { source })?;
             (e.profile.clone(), Some(e))
         }
     };
@@ -137,7 +131,7 @@ fn run_blocking(
     let reference_server = if opts.differential {
         Some(
             rt.block_on(qoauth_harness::embedded::start())
-                .map_err(|e| PropsError::DifferentialReference { source: e.into() })?,
+                .map_err(|source| PropsError::DifferentialReference { source })?,
         )
     } else {
         None

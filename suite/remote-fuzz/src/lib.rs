@@ -28,13 +28,8 @@ use qoauth_fuzzgen::vocabulary::Vocabulary;
 /// errors: they are what [`RemoteFuzzSummary`] counts and the case files record.
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteFuzzError {
-    /// The harness reports this as an opaque error of its own; it is kept as a boxed
-    /// source, so its chain survives without this crate depending on how the harness
-    /// builds its errors.
     #[error("cannot build the HTTP client from the profile")]
-    Client {
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
+    Client { source: qoauth_harness::EngineError },
     /// The run stops at the first such refusal: every later request would meet the same
     /// certificate.
     #[error(
@@ -243,7 +238,7 @@ fn certificate_failure(message: &str) -> bool {
 pub async fn fuzz_remote(config: RemoteFuzzConfig) -> Result<RemoteFuzzSummary, RemoteFuzzError> {
     let started = Instant::now();
     let engine = Engine::new(Arc::new(config.sender_profile()))
-        .map_err(|e| RemoteFuzzError::Client { source: e.into() })?;
+        .map_err(|source| RemoteFuzzError::Client { source })?;
     let table = TokenTable::new(&config.vocabulary);
     let origin = config.target().origin().ascii_serialization();
     let oracle = Oracle::new(&config.vocabulary, Some(&origin), config.request_timeout);
@@ -361,7 +356,7 @@ pub async fn replay_case(
     let mut sender = profile.clone();
     sender.retry_rate_limited = false;
     let engine =
-        Engine::new(Arc::new(sender)).map_err(|e| RemoteFuzzError::Client { source: e.into() })?;
+        Engine::new(Arc::new(sender)).map_err(|source| RemoteFuzzError::Client { source })?;
     let target = &profile.base_url;
     let origin = target.origin().ascii_serialization();
     let oracle = Oracle::new(vocabulary, Some(&origin), profile.request_timeout);

@@ -373,7 +373,7 @@ async fn spawn(entry: &Entry, run: Run) -> Result<RunningServer, DetectError> {
     .await
     .map_err(|e| DetectError::Server {
         server: format!("the reference as latitude entry {}", entry.name),
-        source: e.into(),
+        source: e,
     })
 }
 
