@@ -155,9 +155,10 @@ impl Oracle {
                     response.body.len()
                 ),
             });
-        } else if request.method == "POST"
-            && (request.path.ends_with("/oauth/token") || request.path.ends_with("/oauth/revoke"))
-            && (200..300).contains(&response.status)
+        } else if matches!(
+            qoauth_spec::operation(&request.method, &request.path),
+            Some(qoauth_spec::Operation::Token | qoauth_spec::Operation::Revoke)
+        ) && (200..300).contains(&response.status)
             && serde_json::from_slice::<Value>(&response.body).is_err()
         {
             found.push(Anomaly {

@@ -9,7 +9,7 @@
 use crate::cases::{Expect, Matcher};
 use crate::exec::{RawExchange, Transport};
 use crate::verdict::Observed;
-use qoauth_spec::{documented_error, listed, operation, Operation, NOT_SERVER_ERRORS};
+use qoauth_spec::{documented_error, listed, operation, relative_to, Operation, NOT_SERVER_ERRORS};
 
 /// One invariant a response broke.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,17 +24,19 @@ pub struct Broken {
     pub expect: Expect,
 }
 
-/// The invariants one response breaks. `path` is the request's path, `secrets` the named
+/// The invariants one response breaks. `path` is the request's path as sent, `base_path`
+/// the path of the profile's base URL (the operations live under it), `secrets` the named
 /// values that must never come back (the profile's client secrets and session credentials,
 /// as [`crate::profile::Profile::secrets`] names them).
 pub fn check(
     method: &str,
     path: &str,
+    base_path: &str,
     obs: &Observed,
     secrets: &[(String, String)],
 ) -> Vec<Broken> {
     let mut out = Vec::new();
-    let op = operation(method, path);
+    let op = relative_to(base_path, path).and_then(|p| operation(method, p));
     let statuses = op.map_or(NOT_SERVER_ERRORS, listed);
     // RFC 7009 2.2.1 lets the revocation endpoint answer 503 ("temporarily unavailable").
     let revoke_busy = op == Some(Operation::Revoke) && obs.status == 503;
@@ -103,9 +105,19 @@ pub fn check(
 }
 
 /// The invariants one exchange breaks: its response's, or its transport failure's.
-pub fn check_exchange(ex: &RawExchange, secrets: &[(String, String)]) -> Vec<Broken> {
+pub fn check_exchange(
+    ex: &RawExchange,
+    base_path: &str,
+    secrets: &[(String, String)],
+) -> Vec<Broken> {
     match (&ex.response, &ex.error) {
-        (Some(obs), _) => check(&ex.request.method, ex.request.url.path(), obs, secrets),
+        (Some(obs), _) => check(
+            &ex.request.method,
+            ex.request.url.path(),
+            base_path,
+            obs,
+            secrets,
+        ),
         (None, Some(e)) => check_transport(e).into_iter().collect(),
         (None, None) => Vec::new(),
     }
@@ -162,7 +174,7 @@ mod tests {
             "s3cret-value-123".to_string(),
         )];
         let names = |method: &str, path: &str, o: &Observed| -> Vec<&'static str> {
-            check(method, path, o, &secrets)
+            check(method, path, "/", o, &secrets)
                 .iter()
                 .map(|b| b.name)
                 .collect()
@@ -222,6 +234,24 @@ mod tests {
                 o.status
             );
         }
+    }
+
+    #[test]
+    fn operations_are_the_paths_under_the_base_url() {
+        let names = |path: &str, base: &str, o: &Observed| -> Vec<&'static str> {
+            check("GET", path, base, o, &[])
+                .iter()
+                .map(|b| b.name)
+                .collect()
+        };
+        // Another resource whose path merely ends like an operation's: its 404 is no defect.
+        assert!(names("/.x/oauth/authorize", "/", &obs(404, "")).is_empty());
+        // Under a base path, the operation is judged there and only there.
+        assert_eq!(
+            names("/tenant/oauth/authorize", "/tenant", &obs(404, "")),
+            ["listed_status"]
+        );
+        assert!(names("/oauth/authorize", "/tenant", &obs(404, "")).is_empty());
     }
 
     #[test]

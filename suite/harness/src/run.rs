@@ -273,7 +273,7 @@ fn broken_invariants(trace: &Trace, profile: &Profile) -> Vec<(String, crate::in
     let secrets = profile.secrets();
     let mut out: Vec<(String, crate::invariants::Broken)> = Vec::new();
     for ex in &trace.exchanges {
-        for b in crate::invariants::check_exchange(ex, &secrets) {
+        for b in crate::invariants::check_exchange(ex, profile.base_url.path(), &secrets) {
             if !out.iter().any(|(_, o)| o.name == b.name) {
                 out.push((ex.step.clone(), b));
             }

@@ -53,7 +53,8 @@ pub fn invariants(ex: &Executed, profile: &Profile) -> Option<Box<Violation>> {
     let secrets = profile.secrets();
     for run in &ex.steps {
         for e in run.exchanges.iter().filter(|e| e.response.is_some()) {
-            let broken = qoauth_harness::invariants::check_exchange(e, &secrets);
+            let broken =
+                qoauth_harness::invariants::check_exchange(e, profile.base_url.path(), &secrets);
             if let Some(b) = broken.into_iter().next() {
                 return Some(Box::new(Violation {
                     step: run.index,

@@ -19,13 +19,14 @@ pub enum Operation {
     Preflight,
 }
 
-/// Which operation `method path` addresses, `None` for any other path. `path` as sent:
-/// `/oauth/token/` is another resource (a 404 there is no defect).
+/// Which operation `method path` addresses, `None` for any other path. `path` is relative
+/// to the target's base URL (see [`relative_to`]), as sent: `/oauth/token/` and
+/// `/x/oauth/token` are other resources, where a 404 is no defect.
 pub fn operation(method: &str, path: &str) -> Option<Operation> {
     let op = match path {
-        p if p.ends_with("/oauth/authorize") => Operation::Authorize,
-        p if p.ends_with("/oauth/token") => Operation::Token,
-        p if p.ends_with("/oauth/revoke") => Operation::Revoke,
+        "/oauth/authorize" => Operation::Authorize,
+        "/oauth/token" => Operation::Token,
+        "/oauth/revoke" => Operation::Revoke,
         _ => return None,
     };
     Some(match (op, method.to_ascii_uppercase().as_str()) {
@@ -34,6 +35,14 @@ pub fn operation(method: &str, path: &str) -> Option<Operation> {
         (Operation::Token | Operation::Revoke, "OPTIONS") => Operation::Preflight,
         _ => Operation::UndefinedMethod,
     })
+}
+
+/// `path`, as sent to a target whose base URL has the path `base_path` (`/` or
+/// `/tenant`), relative to that base: what [`operation`] reads. `None` for a path outside
+/// the base, which addresses no operation of the API.
+pub fn relative_to<'a>(base_path: &str, path: &'a str) -> Option<&'a str> {
+    let rest = path.strip_prefix(base_path.trim_end_matches('/'))?;
+    rest.starts_with('/').then_some(rest)
 }
 
 /// The statuses a response to `op` may have: the spec's for the operation, plus what the
@@ -89,12 +98,28 @@ mod tests {
             ("post", "/oauth/revoke", Some(Operation::Revoke)),
             ("OPTIONS", "/oauth/revoke", Some(Operation::Preflight)),
             ("GET", "/oauth/token", Some(Operation::UndefinedMethod)),
-            ("POST", "/base/oauth/token", Some(Operation::Token)),
+            ("POST", "/base/oauth/token", None),
+            ("GET", "/.x/oauth/authorize", None),
             ("POST", "/oauth/token/", None),
             ("GET", "/.well-known/oauth-authorization-server", None),
         ];
         for (method, path, want) in table {
             assert_eq!(operation(method, path), want, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn paths_are_read_relative_to_the_base() {
+        let table = [
+            ("/", "/oauth/token", Some("/oauth/token")),
+            ("", "/oauth/token", Some("/oauth/token")),
+            ("/tenant", "/tenant/oauth/token", Some("/oauth/token")),
+            ("/tenant/", "/tenant/oauth/token", Some("/oauth/token")),
+            ("/tenant", "/tenantx/oauth/token", None),
+            ("/tenant", "/oauth/token", None),
+        ];
+        for (base, path, want) in table {
+            assert_eq!(relative_to(base, path), want, "{base} {path}");
         }
     }
 
