@@ -183,6 +183,9 @@ impl Case {
             s.template_names(&mut names);
             if let Some(l) = &s.login {
                 caps.push("login".into());
+                if l.user != "default" {
+                    caps.push("login.other_users".into());
+                }
                 names.push(format!("clients.{}.id", l.client));
                 names.push(format!("users.{}.login_hint", l.user));
             }

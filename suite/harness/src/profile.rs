@@ -679,6 +679,10 @@ impl Profile {
         if !matches!(self.login, LoginMode::None) {
             caps.push("login".to_string());
         }
+        // A replayed session signs in the user it belongs to, whatever a step names.
+        if matches!(self.login, LoginMode::LoginHint | LoginMode::Interactive) {
+            caps.push("login.other_users".to_string());
+        }
         for role in CLIENT_ROLES {
             if let Some(c) = self.clients.get(*role) {
                 if *role == "assertion" && c.keys.is_empty() {
@@ -735,6 +739,7 @@ impl Profile {
             "login" => {
                 "the profile's login mode is none, so no authorization code can be obtained".into()
             }
+            "login.other_users" => "the profile's login mode is session, whose user is the session's: a sign-in as another user needs login_hint or interactive".into(),
             c if c.starts_with("client.") => format!("the profile has no {} client", &c[7..]),
             c if c.starts_with("user.") => format!("the profile has no {} user", &c[5..]),
             "rate_limit" => "the profile has no limited client to provoke 429 with".into(),

@@ -170,3 +170,38 @@ fn a_capped_client_declares_a_cap_the_case_can_pass() {
         assert!(err.contains(says), "{client}: {err}");
     }
 }
+
+#[test]
+fn a_session_signs_in_its_own_user_only() {
+    let profile = |login: &str| {
+        qoauth_harness::Profile::from_json(
+            &format!(
+                r#"{{"name": "x", "base_url": "https://h", "allowed_hosts": ["h"], "login": {login},
+                "clients": {{"public": {{"id": "p", "redirect_uri": "https://h/cb"}}}},
+                "users": {{"default": {{"login_hint": "a@h"}}, "other": {{"login_hint": "b@h"}}}}}}"#
+            ),
+            Path::new("."),
+        )
+        .unwrap()
+    };
+    let session =
+        profile(r#"{"mode": "session", "session": {"cookies": {"sid": "s3cr3t-session"}}}"#);
+    let hint = profile(r#"{"mode": "login_hint"}"#);
+    let cases = qoauth_harness::cases::parse_case_file(
+        Path::new("inline.json"),
+        r#"{"cases": [
+            {"id": "x.default", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
+             "steps": [{"login": {"client": "public"}}]},
+            {"id": "x.other", "title": "t", "level": "MUST", "refs": [{"doc": "spec", "section": "x"}],
+             "steps": [{"login": {"client": "public", "user": "other"}}]}
+        ]}"#,
+    )
+    .unwrap();
+    let skip = |c: &qoauth_harness::Case, p: &qoauth_harness::Profile| {
+        qoauth_harness::plan::skip_reason(c, p)
+    };
+    assert_eq!(skip(&cases[0], &session), None);
+    assert!(skip(&cases[1], &session).is_some_and(|r| r.contains("session")));
+    assert_eq!(skip(&cases[0], &hint), None);
+    assert_eq!(skip(&cases[1], &hint), None);
+}
