@@ -162,13 +162,19 @@ async fn run_isolated(
             run: "an isolated case's run",
             source,
         })?? {
-            match results.iter_mut().find(|s| s.id == r.id) {
-                Some(slot) => *slot = r,
-                None => results.push(r),
-            }
+            put_in_place(results, r);
         }
     }
     Ok(())
+}
+
+/// Puts a case's result from a run of its own in place of the shared run's (a skip), or
+/// adds it where the shared run had none.
+pub(crate) fn put_in_place(results: &mut Vec<CaseResult>, r: CaseResult) {
+    match results.iter_mut().find(|s| s.id == r.id) {
+        Some(slot) => *slot = r,
+        None => results.push(r),
+    }
 }
 
 /// `profile` aimed at `server`.

@@ -124,9 +124,10 @@ pub async fn run(
         let sink = options.sensitive_sink.clone();
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
-            let _held = match changes_shared_state(&case) {
-                true => Some(exclusive.lock().await),
-                false => None,
+            let _held = if changes_shared_state(&case) {
+                Some(exclusive.lock().await)
+            } else {
+                None
             };
             (i, run_case(&engine, &case, sink.as_ref()).await)
         });
@@ -513,7 +514,6 @@ async fn one_step(
     jar: &Arc<reqwest::cookie::Jar>,
     st: &mut CaseState,
 ) -> Result<bool, String> {
-    let label = label.to_string();
     if let Some(name) = &step.when {
         if !b.vars.contains_key(name) {
             st.choices.push(format!(
@@ -528,7 +528,7 @@ async fn one_step(
         tokio::time::sleep(Duration::from_secs(secs)).await;
         return Ok(true);
     }
-    let obs = run_step(engine, step, &label, b, jar, st)
+    let obs = run_step(engine, step, label, b, jar, st)
         .await
         .map_err(|e| format!("{label}: {e}"))?;
     let Some((last, statuses)) = obs else {
@@ -536,16 +536,16 @@ async fn one_step(
     };
     let mut findings = Vec::new();
     if let Some(e) = &step.expect {
-        let f = verdict::check_expect(&label, e, &last, b, &format!("/steps/{i}/expect"))
+        let f = verdict::check_expect(label, e, &last, b, &format!("/steps/{i}/expect"))
             .map_err(|e| format!("{label}: {}", error_chain(&e)))?;
         if f.is_empty() {
-            st.choices.extend(verdict::choice(&label, e, &last, b));
+            st.choices.extend(verdict::choice(label, e, &last, b));
         }
         findings.extend(f);
     }
     if !step.expect_count.is_empty() {
         let f = verdict::check_counts(
-            &label,
+            label,
             &step.expect_count,
             &statuses,
             b,
@@ -554,7 +554,7 @@ async fn one_step(
         .map_err(|e| format!("{label}: {}", error_chain(&e)))?;
         findings.extend(f);
     }
-    let (caps, cap_findings) = verdict::captures(&label, step, &last);
+    let (caps, cap_findings) = verdict::captures(label, step, &last);
     findings.extend(cap_findings.into_iter().map(|mut f| {
         f.at = f.at.map(|p| format!("/steps/{i}{p}"));
         f
@@ -568,7 +568,7 @@ async fn one_step(
         b.vars.insert(name, v);
     }
     for (k, v) in verdict::records(step, &last) {
-        st.records.push((label.clone(), k, v));
+        st.records.push((label.to_string(), k, v));
     }
     let go_on = findings.is_empty();
     st.findings.extend(findings);

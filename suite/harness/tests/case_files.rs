@@ -205,3 +205,28 @@ fn a_session_signs_in_its_own_user_only() {
     assert_eq!(skip(&cases[0], &hint), None);
     assert_eq!(skip(&cases[1], &hint), None);
 }
+
+/// The token-cap case asks for one token more than the largest cap a profile may declare,
+/// and the profile schema allows no larger one: three places that must agree.
+#[test]
+fn the_token_cap_case_asks_for_one_more_than_any_declared_cap() {
+    use qoauth_harness::profile::MAX_TOKEN_CAP;
+    let cat = qoauth_harness::Catalogue::load(&qoauth_harness::Catalogue::default_dir()).unwrap();
+    let case = cat
+        .cases
+        .iter()
+        .find(|c| c.id == "cross.limits.token_cap_403")
+        .expect("the token-cap case");
+    assert_eq!(case.steps[0].repeat, Some(MAX_TOKEN_CAP as u32 + 1));
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            qoauth_testkit::paths::repo_root().join("cases/profiles/profile.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let max = schema
+        .pointer("/$defs/client/properties/token_cap/maximum")
+        .and_then(serde_json::Value::as_u64);
+    assert_eq!(max, Some(MAX_TOKEN_CAP));
+}

@@ -22,8 +22,8 @@ use qoauth_harness::{Case, Catalogue, Profile};
 use qoauth_reference::{Faults, Fixture, RunningServer, Tls, Variant, Variants};
 
 use crate::run::{
-    expect_short_lifetimes, properties_against, reference_profile, run_against, short_lived, waits,
-    ScratchDir,
+    expect_short_lifetimes, properties_against, put_in_place, reference_profile, run_against,
+    short_lived, waits, ScratchDir,
 };
 use crate::{DetectError, MatrixOptions};
 
@@ -433,10 +433,7 @@ pub async fn run(
     for [cases, waited, _] in &mut results {
         // A waiting case's own run takes the place of the catalogue run's skip.
         for r in waited.drain(..) {
-            match cases.iter_mut().find(|c| c.id == r.id) {
-                Some(slot) => *slot = r,
-                None => cases.push(r),
-            }
+            put_in_place(cases, r);
         }
     }
     drop(scratch);
